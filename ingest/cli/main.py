@@ -1,0 +1,57 @@
+"""The ``stridewise`` command: one Typer app, one sub-app per area.
+
+Errors print as one line and exit non-zero; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from ingest.cli import db_cmd, people, transfer
+from ingest.cli.common import err_console
+from ingest.errors import StridewiseError
+from ingest.logs import configure
+from ingest.settings import get_settings
+
+app = typer.Typer(
+    help="stridewise: wearable steps in, pain-safe walking programme out.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(db_cmd.app, name="db")
+app.add_typer(people.therapist_app, name="therapist")
+app.add_typer(people.patient_app, name="patient")
+app.add_typer(transfer.import_app, name="import")
+app.add_typer(transfer.export_app, name="export")
+
+_state = {"debug": False}
+
+
+@app.callback()
+def main(debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors.")) -> None:
+    _state["debug"] = debug
+    settings = get_settings()
+    configure(settings.log_format, settings.log_level)
+
+
+def run() -> None:
+    try:
+        app()
+    except StridewiseError as err:
+        if _state["debug"]:
+            raise
+        err_console.print(f"[red]error:[/red] {err}", highlight=False)
+        sys.exit(1)
+    except Exception as err:
+        if _state["debug"]:
+            raise
+        err_console.print(
+            f"[red]error:[/red] unexpected {type(err).__name__}: {err} "
+            "(run again with --debug for the traceback)",
+            highlight=False,
+        )
+        sys.exit(1)

@@ -1,0 +1,185 @@
+"""The write path: idempotent upserts, revisions, row-by-row rejection."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from ingest.db import transaction
+from ingest.models import DailyTotalRow, Device, Patient, StepIntervalRow, Therapist
+from ingest.schema import DailyTotal, DeviceInfo, StepBatch, StepInterval
+from ingest.store import write_batch
+
+T0 = datetime(2026, 3, 8, 6, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def patient(factory) -> str:
+    with transaction(factory) as session:
+        session.add(Therapist(id="T1", name="Dr Who", email="t1@example.org"))
+        session.flush()
+        session.add(Patient(id="P1", name="Pat", timezone="America/New_York", therapist_id="T1"))
+    return "P1"
+
+
+def minutes(
+    patient: str, count: int, steps: int = 80, offset_s: int = -18000
+) -> list[StepInterval]:
+    return [
+        StepInterval(
+            patient,
+            "csv",
+            "phone",
+            T0 + timedelta(minutes=i),
+            T0 + timedelta(minutes=i + 1),
+            offset_s,
+            steps,
+        )
+        for i in range(count)
+    ]
+
+
+def write(factory, batch: StepBatch):
+    with transaction(factory) as session:
+        return write_batch(session, batch)
+
+
+def test_same_batch_twice_changes_nothing(factory, patient):
+    batch = StepBatch(minutes(patient, 50), [DailyTotal(patient, "garmin", date(2026, 3, 8), 4000)])
+    first = write(factory, batch)
+    second = write(factory, batch)
+    assert (first.intervals_changed, first.totals_changed) == (50, 1)
+    assert (second.intervals_changed, second.totals_changed) == (0, 0)
+    with factory() as session:
+        assert session.scalar(select(func.count()).select_from(StepIntervalRow)) == 50
+        assert session.scalar(select(func.sum(StepIntervalRow.steps))) == 50 * 80
+
+
+def test_revised_values_overwrite(factory, patient):
+    write(
+        factory,
+        StepBatch(
+            minutes(patient, 10, steps=10),
+            [DailyTotal(patient, "garmin", date(2026, 3, 8), 4000, provisional=True)],
+        ),
+    )
+    report = write(
+        factory,
+        StepBatch(
+            minutes(patient, 10, steps=12), [DailyTotal(patient, "garmin", date(2026, 3, 8), 5200)]
+        ),
+    )
+    assert report.intervals_changed == 10 and report.totals_changed == 1
+    with factory() as session:
+        total = session.scalars(select(DailyTotalRow)).one()
+        assert (total.steps, total.provisional) == (5200, False)
+        assert session.scalar(select(func.sum(StepIntervalRow.steps))) == 120
+        assert session.scalar(select(func.count()).select_from(StepIntervalRow)) == 10
+
+
+def test_bad_rows_rejected_with_reason_good_rows_land(factory, patient):
+    good = minutes(patient, 3)
+    bad = [
+        StepInterval(patient, "csv", "phone", T0, T0 + timedelta(minutes=1), 0, -5),
+        StepInterval(patient, "csv", "phone", T0, T0 - timedelta(minutes=1), 0, 5),
+        StepInterval("nobody", "csv", "phone", T0, T0 + timedelta(minutes=1), 0, 5),
+        StepInterval(patient, "csv", "phone", T0, T0 + timedelta(minutes=1), 15 * 3600, 5),
+        StepInterval(
+            patient,
+            "csv",
+            "phone",
+            T0.replace(tzinfo=None),
+            T0.replace(tzinfo=None) + timedelta(minutes=1),
+            0,
+            5,
+        ),
+    ]
+    totals = [
+        DailyTotal(patient, "garmin", date(2026, 3, 8), -1),
+        DailyTotal(patient, "garmin", date(2026, 3, 9), 100),
+    ]
+    report = write(factory, StepBatch(good + bad, totals))
+    reasons = {(r.table, r.index): r.reason for r in report.rejected}
+    assert "negative steps" in reasons[("step_intervals", 3)]
+    assert "not after start" in reasons[("step_intervals", 4)]
+    assert "unknown patient 'nobody'" in reasons[("step_intervals", 5)]
+    assert "beyond +-14 h" in reasons[("step_intervals", 6)]
+    assert (
+        "UTC offset" in reasons[("step_intervals", 7)] or "offset" in reasons[("step_intervals", 7)]
+    )
+    assert "negative steps" in reasons[("daily_totals", 0)]
+    assert len(report.rejected) == 6
+    with factory() as session:
+        assert session.scalar(select(func.count()).select_from(StepIntervalRow)) == 3
+        assert session.scalars(select(DailyTotalRow.local_date)).all() == [date(2026, 3, 9)]
+
+
+def test_local_date_comes_from_the_samples_offset(factory, patient):
+    late_evening_utc = datetime(2026, 3, 9, 3, 30, tzinfo=UTC)  # 22:30 on the 8th in New York
+    rows = [
+        StepInterval(
+            patient,
+            "csv",
+            "phone",
+            late_evening_utc,
+            late_evening_utc + timedelta(minutes=1),
+            -5 * 3600,
+            40,
+        ),
+        StepInterval(
+            patient,
+            "csv",
+            "phone",
+            late_evening_utc + timedelta(hours=10),
+            late_evening_utc + timedelta(hours=10, minutes=1),
+            9 * 3600,
+            40,
+        ),
+    ]
+    write(factory, StepBatch(rows))
+    with factory() as session:
+        got = session.execute(
+            select(StepIntervalRow.local_date, StepIntervalRow.utc_offset_s).order_by(
+                StepIntervalRow.start_utc
+            )
+        ).all()
+    assert [tuple(r) for r in got] == [(date(2026, 3, 8), -18000), (date(2026, 3, 9), 32400)]
+
+
+def test_instants_round_trip_as_aware_utc(factory, patient):
+    write(factory, StepBatch(minutes(patient, 1)))
+    with factory() as session:
+        row = session.scalars(select(StepIntervalRow)).one()
+    assert row.start_utc == T0 and row.start_utc.tzinfo is not None
+    assert row.resolution_s == 60
+
+
+def test_duplicate_within_one_batch_last_wins(factory, patient):
+    a, b = minutes(patient, 1, steps=5) + minutes(patient, 1, steps=9)
+    report = write(factory, StepBatch([a, b]))
+    assert report.intervals_accepted == 1
+    with factory() as session:
+        assert session.scalars(select(StepIntervalRow.steps)).all() == [9]
+
+
+def test_devices_recorded_once_with_latest_provenance(factory, patient):
+    write(factory, StepBatch(devices=[DeviceInfo(patient, "google-health", "Charge 6")]))
+    write(
+        factory,
+        StepBatch(
+            devices=[
+                DeviceInfo(
+                    patient,
+                    "google-health",
+                    "Charge 6",
+                    platform="FITBIT",
+                    form_factor="FITNESS_BAND",
+                )
+            ]
+        ),
+    )
+    with factory() as session:
+        device = session.scalars(select(Device)).one()
+    assert (device.platform, device.form_factor) == ("FITBIT", "FITNESS_BAND")
