@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, date, datetime
+from typing import ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -55,7 +56,7 @@ def utcnow() -> datetime:
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UTCDateTime, dict: JSON, list: JSON}
+    type_annotation_map: ClassVar = {datetime: UTCDateTime, dict: JSON, list: JSON}
 
 
 class LinkStatus(enum.StrEnum):
