@@ -6,9 +6,10 @@ from datetime import date
 
 import typer
 from rich.console import Console
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from ingest.db import make_engine, session_factory
+from ingest.db import make_engine, schema_is_current, session_factory
 from ingest.errors import StridewiseError
 from ingest.settings import get_settings
 
@@ -17,7 +18,15 @@ err_console = Console(stderr=True)
 
 
 def open_db() -> sessionmaker[Session]:
-    return session_factory(make_engine(get_settings().database_url))
+    """The configured database, refused with a hint when its schema is not current."""
+    url = get_settings().database_url
+    engine = make_engine(url)
+    if not schema_is_current(engine):
+        shown = make_url(url).render_as_string(hide_password=True)
+        raise StridewiseError(
+            f"the database at {shown} is missing or behind; run 'stridewise db upgrade' first"
+        )
+    return session_factory(engine)
 
 
 def parse_date(value: str, option: str) -> date:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy.engine import make_url
+
 from ingest.cli.common import app_for, console
 from ingest.db import make_engine, upgrade
 from ingest.settings import get_settings
@@ -17,11 +19,5 @@ def upgrade_cmd() -> None:
     """
     settings = get_settings()
     upgrade(make_engine(settings.database_url))
-    console.print(f"schema is up to date ({_redact(settings.database_url)})")
-
-
-def _redact(url: str) -> str:
-    """A database URL without its password, fit for a console."""
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
+    shown = make_url(settings.database_url).render_as_string(hide_password=True)
+    console.print(f"schema is up to date ({shown})")

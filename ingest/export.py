@@ -1,0 +1,109 @@
+"""A patient's steps out of stridewise: days (merged, with their source) and the
+stored intervals (all sources, each marked whether it counts toward its day)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date, datetime, timedelta, timezone
+
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from ingest.dayview import (
+    combine_days,
+    merge_sources,
+    patient_priorities,
+    read_daily_totals,
+    read_intervals,
+)
+from ingest.patients import get_patient
+from ingest.settings import get_settings
+
+_KEY = ["provider", "device", "start_utc", "end_utc"]
+
+
+def _iso_utc(value: pd.Timestamp) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def collect(session: Session, patient_id: str, first: date, last: date) -> dict:
+    get_patient(session, patient_id)
+    priorities = patient_priorities(session, [patient_id])
+    default = get_settings().source_priority
+    raw = read_intervals(session, [patient_id], first, last)
+    merged = merge_sources(raw, priorities, default)
+    days = combine_days(
+        merged, read_daily_totals(session, [patient_id], first, last), priorities, default
+    )
+    counted = set(map(tuple, merged[_KEY].itertuples(index=False)))
+    intervals = [
+        {
+            "start": _iso_utc(r.start_utc),
+            "end": _iso_utc(r.end_utc),
+            "utc_offset_s": int(r.utc_offset_s),
+            "local_date": r.local_date.date().isoformat(),
+            "steps": int(r.steps),
+            "provider": r.provider,
+            "device": r.device,
+            "recording_method": r.recording_method,
+            "counted": (r.provider, r.device, r.start_utc, r.end_utc) in counted,
+        }
+        for r in raw.sort_values(["start_utc", "provider", "device"]).itertuples()
+    ]
+    day_rows = [
+        {
+            "date": d.local_date.date().isoformat(),
+            "steps": int(d.steps),
+            "source": d.source,
+            "basis": d.basis,
+            "provisional": bool(d.provisional),
+            "daily_total_steps": None if pd.isna(d.daily_total_steps) else int(d.daily_total_steps),
+        }
+        for d in days.itertuples()
+    ]
+    return {
+        "patient": patient_id,
+        "from": first.isoformat(),
+        "to": last.isoformat(),
+        "days": day_rows,
+        "intervals": intervals,
+    }
+
+
+def to_json(data: dict) -> str:
+    return json.dumps(data, indent=2)
+
+
+def days_csv(data: dict) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(
+        out,
+        ["date", "steps", "source", "basis", "provisional", "daily_total_steps"],
+        lineterminator="\n",
+    )
+    writer.writeheader()
+    writer.writerows(data["days"])
+    return out.getvalue()
+
+
+def intervals_csv(data: dict) -> str:
+    """In the import format, so an export can be imported elsewhere unchanged."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["patient", "start", "end", "steps", "provider", "device"])
+    for r in data["intervals"]:
+        zone = timezone(timedelta(seconds=r["utc_offset_s"]))
+        start, end = (datetime.fromisoformat(r[k]).astimezone(zone) for k in ("start", "end"))
+        writer.writerow(
+            [
+                data["patient"],
+                start.isoformat(),
+                end.isoformat(),
+                r["steps"],
+                r["provider"],
+                r["device"],
+            ]
+        )
+    return out.getvalue()
