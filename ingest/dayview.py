@@ -18,7 +18,7 @@ at midnight (naive, the wearer's calendar date).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from fnmatch import fnmatchcase
 
 import numpy as np
@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ingest.models import DailyTotalRow, Patient, StepIntervalRow
+from ingest.schema import MAX_UTC_OFFSET_S
 
 INTERVAL_COLUMNS = [
     "patient_id",
@@ -50,6 +51,7 @@ DAY_COLUMNS = [
     "daily_total_steps",
     "provisional",
 ]
+_MAX_OFFSET = timedelta(seconds=MAX_UTC_OFFSET_S)
 # Keeps each patient's timeline apart when all patients are merged at once.
 _PATIENT_SPAN_S = 1 << 34
 
@@ -216,14 +218,24 @@ def _as_day(values: pd.Series) -> pd.Series:
     return pd.to_datetime(values).astype("datetime64[ns]")
 
 
-def _filtered(query, column, patient_ids, first, last):
+def _filtered(query, column, patient_ids, first, last, instant=None):
+    """Restrict to patients and local dates; ``instant`` (a UTC column) lets the index
+    narrow the scan, since a local date lies within 14 h of its UTC date."""
     if patient_ids is not None:
         query = query.where(column.table.c.patient_id.in_(list(patient_ids)))
     if first is not None:
         query = query.where(column >= first)
+        if instant is not None:
+            query = query.where(instant >= _utc_midnight(first) - _MAX_OFFSET)
     if last is not None:
         query = query.where(column <= last)
+        if instant is not None:
+            query = query.where(instant < _utc_midnight(last) + timedelta(days=1) + _MAX_OFFSET)
     return query
+
+
+def _utc_midnight(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time(), UTC)
 
 
 def patient_priorities(session: Session, patient_ids: Sequence[str] | None) -> dict[str, list]:

@@ -14,7 +14,6 @@ from typing import ClassVar
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -144,23 +143,25 @@ class Device(Base):
 
 
 class StepIntervalRow(Base):
+    """One interval from one source. The natural key is the primary key (no surrogate
+    id): one b-tree to maintain on the hot write path, and it serves reads by patient
+    and time range too."""
+
     __tablename__ = "step_intervals"
     __table_args__ = (
-        UniqueConstraint(
-            "patient_id", "provider", "device", "start_utc", "end_utc", name="uq_step_interval"
-        ),
-        Index("ix_step_intervals_patient_date", "patient_id", "local_date"),
         CheckConstraint("steps >= 0", name="ck_step_intervals_steps"),
         CheckConstraint("end_utc > start_utc", name="ck_step_intervals_order"),
         CheckConstraint("abs(utc_offset_s) <= 50400", name="ck_step_intervals_offset"),
+        {"sqlite_with_rowid": False},
     )
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
-    provider: Mapped[str] = mapped_column(String(32))
-    device: Mapped[str] = mapped_column(String(128))
-    start_utc: Mapped[datetime] = mapped_column()
-    end_utc: Mapped[datetime] = mapped_column()
+    patient_id: Mapped[str] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), primary_key=True
+    )
+    start_utc: Mapped[datetime] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32), primary_key=True)
+    device: Mapped[str] = mapped_column(String(128), primary_key=True)
+    end_utc: Mapped[datetime] = mapped_column(primary_key=True)
     utc_offset_s: Mapped[int] = mapped_column(Integer)
     local_date: Mapped[date] = mapped_column(Date)
     steps: Mapped[int] = mapped_column(Integer)

@@ -109,11 +109,10 @@ def upgrade() -> None:
 
     op.create_table(
         "step_intervals",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("patient_id", sa.String(length=64), nullable=False),
+        sa.Column("start_utc", sa.DateTime(timezone=True), nullable=False),
         sa.Column("provider", sa.String(length=32), nullable=False),
         sa.Column("device", sa.String(length=128), nullable=False),
-        sa.Column("start_utc", sa.DateTime(timezone=True), nullable=False),
         sa.Column("end_utc", sa.DateTime(timezone=True), nullable=False),
         sa.Column("utc_offset_s", sa.Integer(), nullable=False),
         sa.Column("local_date", sa.Date(), nullable=False),
@@ -124,15 +123,9 @@ def upgrade() -> None:
         sa.CheckConstraint("end_utc > start_utc", name="ck_step_intervals_order"),
         sa.CheckConstraint("steps >= 0", name="ck_step_intervals_steps"),
         sa.ForeignKeyConstraint(["patient_id"], ["patients.id"], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint(
-            "patient_id", "provider", "device", "start_utc", "end_utc", name="uq_step_interval"
-        ),
+        sa.PrimaryKeyConstraint("patient_id", "start_utc", "provider", "device", "end_utc"),
+        sqlite_with_rowid=False,
     )
-    op.create_index(
-        "ix_step_intervals_patient_date", "step_intervals", ["patient_id", "local_date"]
-    )
-
     op.create_table(
         "sync_runs",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -159,7 +152,6 @@ def downgrade() -> None:
     op.drop_index("ix_sync_runs_account_started", table_name="sync_runs")
 
     op.drop_table("sync_runs")
-    op.drop_index("ix_step_intervals_patient_date", table_name="step_intervals")
 
     op.drop_table("step_intervals")
     op.drop_index("ix_pain_reports_patient_at", table_name="pain_reports")
