@@ -36,7 +36,10 @@ def test_database_url_points_at_the_healthy_postgres_service():
         assert url.host in COMPOSE["services"]
         assert COMPOSE["services"][url.host] is db_service
         assert (url.username, url.password, url.database) == (
-            db_env["POSTGRES_USER"], db_env["POSTGRES_PASSWORD"], db_env["POSTGRES_DB"])
+            db_env["POSTGRES_USER"],
+            db_env["POSTGRES_PASSWORD"],
+            db_env["POSTGRES_DB"],
+        )
         assert service["depends_on"][url.host]["condition"] == "service_healthy"
 
 

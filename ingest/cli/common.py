@@ -14,7 +14,7 @@ from ingest.errors import StridewiseError
 from ingest.settings import get_settings
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def open_db() -> sessionmaker[Session]:
