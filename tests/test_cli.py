@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -12,6 +13,10 @@ import pytest
 from typer.testing import CliRunner
 
 from ingest.cli.main import app
+from ingest.credentials import CredentialStore
+from ingest.crypto import Cipher
+from ingest.db import transaction
+from ingest.linking import link_account
 from ingest.settings import get_settings
 
 runner = CliRunner()
@@ -146,9 +151,25 @@ def test_errors_are_one_line_without_traceback_unless_debug(tmp_path):
         ["import", "csv"],
         ["export", "steps"],
         ["demo"],
+        ["secret", "generate"],
+        ["secret", "rotate"],
     ],
 )
 def test_every_command_has_help_with_an_example(command):
     result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0
-    assert "Example: stridewise " + command[0] in " ".join(result.output.split())
+    assert re.search(rf"Example: .*stridewise {command[0]}", " ".join(result.output.split()))
+
+
+def test_secret_rotate_reencrypts_under_the_new_key(cli, factory, monkeypatch):
+    old = cli("secret", "generate").output.strip()
+    new = cli("secret", "generate").output.strip()
+    assert old != new and len(old) == 44
+    cli("therapist", "add", "T1", "--name", "Ana", "--email", "ana@x.org")
+    cli("patient", "add", "P1", "--name", "Sam", "--therapist", "T1")
+    with transaction(factory) as session:
+        link_account(session, Cipher(old), "P1", "garmin", {"di_token": "t"})
+    monkeypatch.setenv("STRIDEWISE_SECRET_KEY", f"{new},{old}")
+    get_settings.cache_clear()
+    assert "1 linked account(s)" in cli("secret", "rotate").output
+    assert CredentialStore(factory, Cipher(new)).load(1).data == {"di_token": "t"}

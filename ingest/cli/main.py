@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from ingest.cli import db_cmd, demo_cmd, people, transfer
+from ingest.cli import db_cmd, demo_cmd, people, secret_cmd, transfer
 from ingest.cli.common import err_console
 from ingest.errors import StridewiseError
 from ingest.logs import configure
@@ -27,6 +27,7 @@ app.add_typer(people.therapist_app, name="therapist")
 app.add_typer(people.patient_app, name="patient")
 app.add_typer(transfer.import_app, name="import")
 app.add_typer(transfer.export_app, name="export")
+app.add_typer(secret_cmd.app, name="secret")
 app.command("demo")(demo_cmd.demo_cmd)
 
 _state = {"debug": False}
