@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from ingest.db import transaction
@@ -183,3 +186,38 @@ def test_devices_recorded_once_with_latest_provenance(factory, patient):
     with factory() as session:
         device = session.scalars(select(Device)).one()
     assert (device.platform, device.form_factor) == ("FITBIT", "FITNESS_BAND")
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    instant=st.datetimes(
+        min_value=datetime(2020, 1, 1), max_value=datetime(2030, 12, 31), timezones=st.just(UTC)
+    ),
+    zone=st.sampled_from(
+        [
+            "America/New_York",
+            "Europe/London",
+            "Australia/Lord_Howe",
+            "Pacific/Kiritimati",
+            "Pacific/Pago_Pago",
+            "Asia/Kathmandu",
+        ]
+    ),
+)
+def test_stored_local_date_is_the_wall_date_at_the_samples_offset(factory, patient, instant, zone):
+    """Property: what lands in step_intervals.local_date is the wearer's calendar date at the
+    offset the source reported, in any zone and across DST, on both backends."""
+    wall = instant.astimezone(ZoneInfo(zone))
+    offset = int(wall.utcoffset().total_seconds())
+    row = StepInterval(patient, "csv", zone, instant, instant + timedelta(minutes=1), offset, 1)
+    write(factory, StepBatch([row]))
+    with factory() as session:
+        stored = session.execute(
+            select(StepIntervalRow.local_date, StepIntervalRow.start_utc).where(
+                StepIntervalRow.device == zone, StepIntervalRow.start_utc == instant
+            )
+        ).one()
+    assert stored.local_date == wall.date()
+    assert stored.start_utc == instant
