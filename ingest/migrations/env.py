@@ -3,6 +3,7 @@
 
 from alembic import context
 
+import rules.models  # noqa: F401
 from ingest.db import make_engine
 from ingest.models import Base
 from ingest.settings import get_settings

@@ -1,0 +1,268 @@
+"""The rules service: load what the rules need, run them, keep the alert records.
+
+``evaluate`` is the one entry point the daily scheduled job (and the CLI) calls.
+Every patient is evaluated on their own calendar: "today" is their local date,
+and a day is judged only once it has settled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from ingest import dayview
+from ingest.db import transaction
+from ingest.models import LinkedAccount, LinkStatus, PainReport, Patient, utcnow
+from ingest.patients import get_patient
+from rules import findings as rules
+from rules.alerts import AlertChanges, apply_findings
+from rules.metrics import calendar_frame, day_metrics, interval_day_metrics
+from rules.models import ExemptDay, LevelOverride
+from rules.pain import flare_days
+from rules.programme import run_programme
+from rules.programme_config import params_frame, patient_config
+
+
+@dataclass
+class Assessment:
+    """Everything the rules computed for a set of patients, as frames."""
+
+    days: pd.DataFrame
+    plan: pd.DataFrame
+    baseline: pd.DataFrame
+    findings: pd.DataFrame
+    today: dict[str, date]
+    # Last local date up to which every day has settled: alerts about later days
+    # may still change and are never withdrawn.
+    settled_through: dict[str, date]
+
+
+@dataclass
+class EvaluationResult:
+    patients: int
+    changes: AlertChanges
+
+
+def _zone(patient: Patient) -> ZoneInfo:
+    return ZoneInfo(patient.timezone or "UTC")
+
+
+def _local_date(instant: datetime | None, zone: ZoneInfo) -> date | None:
+    return instant.astimezone(zone).date() if instant else None
+
+
+def _clock(patient: Patient, now: datetime, today: date | None) -> tuple[datetime, date]:
+    """The patient's evaluation instant and local today; a past ``today`` means its end."""
+    zone = _zone(patient)
+    if today is None:
+        return now, now.astimezone(zone).date()
+    end = datetime.combine(today + timedelta(days=1), time.min, zone).astimezone(UTC)
+    return min(now, end - timedelta(microseconds=1)), today
+
+
+def findings_for(
+    days: pd.DataFrame,
+    plan: pd.DataFrame,
+    params: pd.DataFrame,
+    flares: pd.DataFrame,
+    exempt: pd.DataFrame,
+    sync: pd.DataFrame,
+    today: pd.Series,
+) -> pd.DataFrame:
+    """Every rule of the spec's alert table over the whole history."""
+    parts = [rules.flare(flares, params, today), rules.sync_findings(sync, params, today)]
+    if not days.empty:
+        parts += day_findings(days, plan, params, exempt, today)
+    parts = [p for p in parts if not p.empty]
+    if not parts:
+        return pd.DataFrame(columns=rules.FINDING_COLUMNS)
+    return pd.concat(parts, ignore_index=True)
+
+
+def day_findings(days, plan, params, exempt, today) -> list[pd.DataFrame]:
+    weekly = rules.weekly(days, plan, params, exempt)
+    return [
+        rules.overdoing(days, params, today),
+        rules.boom_bust(days, params, today),
+        rules.under_target(weekly, params, today),
+        rules.inactive_streak(days, params, exempt, today),
+        rules.low_completeness(days, params, today),
+        rules.maintenance(weekly, params, today),
+        rules.implausible_data(days, params, today),
+    ]
+
+
+def assess(
+    session: Session, patients: list[Patient], now: datetime, today: date | None = None
+) -> Assessment:
+    ids = [p.id for p in patients]
+    by_id = {p.id: p for p in patients}
+    clocks = {p.id: _clock(p, now, today) for p in patients}
+    params = params_frame({p.id: patient_config(p.programme, p.overrides) for p in patients})
+    accounts = list(session.scalars(select(LinkedAccount).where(LinkedAccount.patient_id.in_(ids))))
+
+    last = max((t for _, t in clocks.values()), default=None)
+    view = dayview.load(session, ids, None, last)
+    raw, merged, totals, day_table = view.raw, view.merged, view.totals, view.days
+
+    first_data = day_table.groupby("patient_id")["local_date"].min()
+    calendar_rows, sync_rows = [], []
+    for pid in ids:
+        zone = _zone(by_id[pid])
+        own = [a for a in accounts if a.patient_id == pid]
+        linked = min((a.created_at for a in own), default=None)
+        first = _local_date(linked, zone) or (
+            first_data[pid].date() if pid in first_data.index else None
+        )
+        if first is None:
+            continue
+        synced = max((a.last_success_at for a in own if a.last_success_at), default=None)
+        calendar_rows.append(
+            (pid, first, clocks[pid][1], _local_date(synced, zone) if own else None)
+        )
+        if own:
+            sync_rows.append(_sync_state(pid, own, raw, totals, zone, linked, clocks[pid][0]))
+    if not calendar_rows:
+        empty = pd.DataFrame(columns=rules.FINDING_COLUMNS)
+        return Assessment(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), empty, {}, {})
+    calendar = calendar_frame(*map(list, zip(*calendar_rows, strict=True)))
+    params = params.loc[calendar.index]
+
+    overrides = pd.DataFrame(
+        session.execute(
+            select(LevelOverride.patient_id, LevelOverride.week_start, LevelOverride.level).where(
+                LevelOverride.patient_id.in_(ids)
+            )
+        ).all(),
+        columns=["patient_id", "week_start", "level"],
+    )
+    exempt = pd.DataFrame(
+        session.execute(
+            select(ExemptDay.patient_id, ExemptDay.local_date).where(ExemptDay.patient_id.in_(ids))
+        ).all(),
+        columns=["patient_id", "local_date"],
+    )
+    sync = pd.DataFrame(sync_rows, columns=SYNC_COLUMNS)
+    return run_rules(
+        merged, day_table, params, calendar, _pain(session, by_id, clocks), exempt, overrides, sync
+    )
+
+
+SYNC_COLUMNS = [
+    "patient_id",
+    "now",
+    "active_link",
+    "last_data_at",
+    "last_data_date",
+    "revoked",
+    "revoked_date",
+]
+
+
+def run_rules(
+    merged: pd.DataFrame,
+    day_table: pd.DataFrame,
+    params: pd.DataFrame,
+    calendar: pd.DataFrame,
+    pain: pd.DataFrame,
+    exempt: pd.DataFrame,
+    overrides: pd.DataFrame,
+    sync: pd.DataFrame,
+) -> Assessment:
+    """The whole rules pipeline on frames, no database: metrics, programme, findings.
+
+    ``merged``/``day_table``: the day view's merged intervals and days;
+    ``calendar``: ``rules.metrics.calendar_frame``; ``pain``: (patient_id,
+    local_time, score); ``exempt``: (patient_id, local_date); ``overrides``:
+    (patient_id, week_start, level); ``sync``: ``SYNC_COLUMNS`` rows.
+    """
+    table = day_metrics(day_table, interval_day_metrics(merged, params), params, calendar)
+    flares = flare_days(pain, params)
+    if not flares.empty:
+        until = calendar["today"].reindex(flares["patient_id"]).to_numpy()
+        flares = flares[flares["local_date"].to_numpy() <= until]
+    days, plan, base = run_programme(table, params, calendar["first_date"], flares, overrides)
+    exempt = exempt.assign(local_date=pd.to_datetime(exempt["local_date"]).astype("datetime64[ns]"))
+    sync = sync.set_index("patient_id")
+    sync["last_data_at"] = pd.to_datetime(sync["last_data_at"], utc=True)
+    sync["now"] = pd.to_datetime(sync["now"], utc=True)
+    found = findings_for(days, plan, params, flares, exempt, sync, calendar["today"])
+    today = {pid: t.date() for pid, t in calendar["today"].items()}
+    unsettled = days.loc[~days["settled"]].groupby("patient_id")["local_date"].min()
+    settled_through = {
+        pid: (unsettled[pid] - pd.Timedelta(days=1)).date() if pid in unsettled.index else day
+        for pid, day in today.items()
+    }
+    return Assessment(days, plan, base, found, today, settled_through)
+
+
+def _sync_state(pid, own, raw, totals, zone, linked, now) -> tuple:
+    mine = raw[raw["patient_id"] == pid]
+    newest = mine.loc[mine["end_utc"] <= now, "end_utc"].max() if not mine.empty else None
+    kept = totals[(totals["patient_id"] == pid) & (totals["steps"] > 0)]
+    if not kept.empty:
+        latest = kept["local_date"].max().date()
+        day_end = datetime.combine(latest + timedelta(days=1), time.min, zone).astimezone(UTC)
+        covered = min(day_end, kept["fetched_at"].max().to_pydatetime(), now)
+        newest = covered if newest is None or pd.isna(newest) else max(newest, covered)
+    if newest is None or pd.isna(newest):
+        newest = linked
+    newest = pd.Timestamp(newest).to_pydatetime()
+    revoked = [
+        a
+        for a in own
+        if a.status == LinkStatus.NEEDS_RELINK.value and a.last_error_kind == "auth_revoked"
+    ]
+    revoked_at = max((a.updated_at for a in revoked), default=None)
+    return (
+        pid,
+        now,
+        any(a.status == LinkStatus.ACTIVE.value for a in own),
+        newest,
+        newest.astimezone(zone).date().isoformat(),
+        revoked_at is not None,
+        _local_date(revoked_at, zone).isoformat() if revoked_at else "",
+    )
+
+
+def _pain(session: Session, by_id: dict[str, Patient], clocks) -> pd.DataFrame:
+    rows = session.execute(
+        select(PainReport.patient_id, PainReport.reported_at, PainReport.score).where(
+            PainReport.patient_id.in_(list(by_id))
+        )
+    ).all()
+    kept = [
+        (pid, at.astimezone(_zone(by_id[pid])).replace(tzinfo=None), score)
+        for pid, at, score in rows
+        if at <= clocks[pid][0]
+    ]
+    frame = pd.DataFrame(kept, columns=["patient_id", "local_time", "score"])
+    frame["local_time"] = pd.to_datetime(frame["local_time"])
+    return frame
+
+
+def evaluate(
+    factory: sessionmaker[Session],
+    today: date | None = None,
+    patient_id: str | None = None,
+    now: datetime | None = None,
+) -> EvaluationResult:
+    """Run every rule for one patient or all, and update the alert records (idempotent).
+
+    ``today`` evaluates as of the end of that local date; ``now`` is the clock
+    (injected by tests; the real time by default).
+    """
+    now = now or utcnow()
+    with transaction(factory) as session:
+        if patient_id is not None:
+            patients = [get_patient(session, patient_id)]
+        else:
+            patients = list(session.scalars(select(Patient).order_by(Patient.id)))
+        result = assess(session, patients, now, today)
+        changes = apply_findings(session, result.findings, result.today, result.settled_through)
+    return EvaluationResult(patients=len(patients), changes=changes)
