@@ -1,0 +1,101 @@
+"""Linking a Garmin account: one password login (plus the MFA code Garmin emails),
+kept only as tokens. Used by ``stridewise link garmin`` and the demo; never on a
+schedule (Garmin rate-limits logins per IP and punishes retries)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import requests
+from garminconnect import (
+    GarminConnectAuthenticationError,
+    GarminConnectConnectionError,
+    GarminConnectTooManyRequestsError,
+)
+from sqlalchemy.orm import Session, sessionmaker
+
+from adapters.garmin.adapter import SOCIAL_PROFILE
+from adapters.garmin.client import current_tokens, new_client
+from adapters.garmin.errors import causes, status_of
+from adapters.garmin.parse import PROVIDER
+from adapters.garmin.tokens import valid_tokens
+from ingest.crypto import Cipher
+from ingest.db import transaction
+from ingest.errors import StridewiseError
+from ingest.linking import link_account
+from ingest.patients import get_patient
+from ingest.settings import Settings
+
+
+@dataclass(frozen=True)
+class GarminLink:
+    tokens: dict  # the token store: di_token, di_refresh_token, di_client_id
+    display_name: str  # Garmin's id for the user in data URLs (often a UUID)
+
+
+def _reason(err: Exception) -> str:
+    """One line a person can act on; never echoes the password or tokens."""
+    rate_limited = any(isinstance(e, GarminConnectTooManyRequestsError) for e in causes(err))
+    if rate_limited or status_of(err) == 429:
+        return "Garmin is rate-limiting logins from this address: try again later (in an hour)"
+    if isinstance(err, GarminConnectAuthenticationError):
+        if "MFA" in str(err):
+            return "Garmin did not accept the MFA code: run the command again for a new code"
+        return "Garmin refused the email or password"
+    return "Garmin Connect could not be reached or answered oddly: try again later"
+
+
+def log_in(
+    settings: Settings, email: str, password: str, mfa_code: Callable[[], str]
+) -> GarminLink:
+    """Log in once; ``mfa_code`` is asked only when Garmin wants a code.
+
+    Uses the library's client login directly: ``Garmin.login()`` would first load
+    any token store named by ``$GARMINTOKENS`` and skip the password, linking
+    whatever account that is. Raises :class:`StridewiseError` with one line
+    saying why a login failed.
+    """
+    garmin = new_client(settings)
+    try:
+        status, _ = garmin.client.login(email, password, return_on_mfa=True)
+        if status == "needs_mfa":
+            code = mfa_code().strip()
+            if not code:
+                raise StridewiseError("Garmin needs the MFA code it emailed you; none was given")
+            garmin.client.resume_login(None, code)
+        profile = garmin.connectapi(SOCIAL_PROFILE)
+    except (
+        GarminConnectAuthenticationError,
+        GarminConnectConnectionError,
+        GarminConnectTooManyRequestsError,
+        requests.RequestException,
+    ) as err:
+        raise StridewiseError(f"Garmin login failed: {_reason(err)}") from err
+    name = profile.get("displayName") if isinstance(profile, dict) else None
+    if not isinstance(name, str) or not name:
+        raise StridewiseError("Garmin login failed: the account has no display name yet")
+    return GarminLink(valid_tokens(current_tokens(garmin)), name)
+
+
+def link_garmin(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    patient_id: str,
+    email: str,
+    password: str,
+    mfa_code: Callable[[], str],
+) -> GarminLink:
+    """Log in and store the tokens on the patient's Garmin link (a relink replaces them).
+
+    The patient and the encryption key are checked first, so a mistake there costs
+    no login attempt (Garmin counts them)."""
+    cipher = Cipher(settings.secret_key)
+    with factory() as session:
+        get_patient(session, patient_id)
+    link = log_in(settings, email, password, mfa_code)
+    with transaction(factory) as session:
+        link_account(
+            session, cipher, patient_id, PROVIDER, link.tokens, external_user_id=link.display_name
+        )
+    return link
