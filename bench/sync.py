@@ -1,0 +1,268 @@
+"""Sync throughput: N sandbox accounts with one day each, synced by real
+``stridewise worker`` processes against PostgreSQL and the Google Health sandbox
+(itself a separate process on loopback).
+
+Phases, all in this run:
+  1. one worker, N/4 accounts   (memory baseline)
+  2. one worker, N accounts     (the throughput baseline)
+  3. two workers, N accounts    (scaling: ratio against phase 2)
+
+Figures: accounts/s (first sync started to last finished, from the SyncRun
+records), p50/p95 sync latency, API calls per sync, each worker's peak RSS.
+Memory is flat in the number of accounts when phase 2's peak is close to
+phase 1's.
+
+    python bench/sync.py [--accounts 800] [--concurrency 8]
+
+Goal: 10,000 one-day syncs in under a minute on a 2-core machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+# bench/ingest.py shares its name with the ``ingest`` package: keep this folder off the path.
+sys.path[:] = [p for p in sys.path if Path(p).resolve() != Path(__file__).resolve().parent]
+
+import uvicorn  # noqa: E402
+from sqlalchemy import delete, func, insert, select, text, update  # noqa: E402
+
+from adapters.sandbox.google_health import (  # noqa: E402
+    GoogleSandboxState,
+    create_app,
+    sandbox_settings,
+)
+from adapters.sandbox.walker import DayShape  # noqa: E402
+from ingest.crypto import Cipher, generate_key  # noqa: E402
+from ingest.db import make_engine, session_factory, upgrade  # noqa: E402
+from ingest.models import (  # noqa: E402
+    DailyTotalRow,
+    Device,
+    LinkedAccount,
+    Patient,
+    StepIntervalRow,
+    SyncRun,
+    Therapist,
+)
+
+PG_ADMIN = os.environ.get(
+    "STRIDEWISE_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+STRIDEWISE = str(Path(sys.executable).with_name("stridewise"))
+SHORT_DAY = DayShape(wear_hours=(9, 12))  # about 180 minutes: one page per sync
+
+
+def afternoon_zone(now: datetime) -> str:
+    """A fixed-offset zone where it is mid-afternoon now, so "today" is complete
+    (the device was worn 9-12 local) whatever time the benchmark runs."""
+    hours = (16 - now.hour + 12) % 24 - 12  # UTC offset in -12..+11
+    return "Etc/GMT" + (f"{-hours:+d}" if hours else "")
+
+
+def create_database() -> tuple[str, str]:
+    name = f"stridewise_bench_sync_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return name, PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+
+
+def drop_database(name: str) -> None:
+    admin = make_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def seed(factory, cipher: Cipher, state: GoogleSandboxState, count: int, zone: str) -> None:
+    today = datetime.now(UTC).astimezone(ZoneInfo(zone)).date()
+    expiry = (datetime.now(UTC) + timedelta(hours=1)).replace(tzinfo=None).isoformat() + "Z"
+    patients, links = [], []
+    for i in range(count):
+        pid = f"B{i:05d}"
+        user = state.add_user(pid, time_zone=zone, shapes={today: SHORT_DAY})
+        issued = state.issue_tokens(pid)
+        credentials = {"token": issued["access_token"], "refresh_token": issued["refresh_token"],
+                       "client_id": state.client_id, "client_secret": state.client_secret,
+                       "scopes": issued["scope"].split(), "expiry": expiry}  # fmt: skip
+        patients.append({"id": pid, "name": pid, "timezone": zone, "therapist_id": "BT",
+                         "overrides": {}})  # fmt: skip
+        links.append({"patient_id": pid, "provider": "google-health",
+                      "external_user_id": user.health_user_id,
+                      "credentials": cipher.encrypt_json(credentials), "credentials_version": 1,
+                      "status": "active", "consecutive_failures": 0})  # fmt: skip
+    with factory() as session, session.begin():
+        session.add(Therapist(id="BT", name="Bench", email="bench@example.org"))
+        session.flush()
+        session.execute(insert(Patient), patients)
+        session.execute(insert(LinkedAccount), links)
+
+
+def warm(state: GoogleSandboxState, zone: str) -> None:
+    """Generate each user's day in the sandbox before it forks (its cache holds 2048
+    users), so every phase measures the sync, not the fake provider's walker."""
+    today = datetime.now(UTC).astimezone(ZoneInfo(zone)).date()
+    for user in list(state.users.values())[:2048]:
+        state.day_points(user, today)
+
+
+def serve_sandbox(state: GoogleSandboxState, sock: socket.socket) -> None:
+    config = uvicorn.Config(create_app(state), log_level="error", access_log=False,
+                            lifespan="off")  # fmt: skip
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def reset(factory, due: int) -> None:
+    """Forget every synced step and run; make the first ``due`` accounts due now."""
+    with factory() as session, session.begin():
+        for table in (SyncRun, StepIntervalRow, DailyTotalRow, Device):
+            session.execute(delete(table))
+        far = datetime.now(UTC) + timedelta(days=365)
+        session.execute(update(LinkedAccount).values(
+            synced_through=None, next_sync_due=far, lease_owner=None, lease_expires=None,
+            consecutive_failures=0, last_error=None, last_error_kind=None))  # fmt: skip
+        ids = select(LinkedAccount.id).order_by(LinkedAccount.id).limit(due).scalar_subquery()
+        session.execute(
+            update(LinkedAccount)
+            .where(LinkedAccount.id.in_(ids))
+            .values(next_sync_due=datetime.now(UTC))
+        )
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def phase(factory, env: dict, workers: int, accounts: int, sandbox_pid: int) -> dict:
+    reset(factory, accounts)
+    sandbox_cpu = cpu_seconds(sandbox_pid)
+    procs = [subprocess.Popen([STRIDEWISE, "worker"], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL) for _ in range(workers)]  # fmt: skip
+    deadline = time.monotonic() + 600
+    try:
+        while True:
+            with factory() as session:
+                done = session.scalar(select(func.count()).select_from(SyncRun))
+            if done >= accounts or time.monotonic() > deadline:
+                break
+            time.sleep(0.25)
+        peaks = [peak_rss_mb(p.pid) for p in procs]
+        worker_cpu = sum(cpu_seconds(p.pid) for p in procs)
+        sandbox_cpu = cpu_seconds(sandbox_pid) - sandbox_cpu
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    with factory() as session:
+        runs = session.execute(
+            select(SyncRun.started_at, SyncRun.finished_at, SyncRun.api_calls, SyncRun.outcome)
+        ).all()
+        stored = session.scalar(select(func.count()).select_from(StepIntervalRow))
+    span = (max(r.finished_at for r in runs) - min(r.started_at for r in runs)).total_seconds()
+    latencies = sorted((r.finished_at - r.started_at).total_seconds() for r in runs)
+    return {
+        "workers": workers,
+        "accounts": accounts,
+        "runs": len(runs),
+        "ok": sum(r.outcome == "success" for r in runs),
+        "intervals": stored,
+        "seconds": span,
+        "rate": len(runs) / span,
+        "p50_ms": 1000 * statistics.median(latencies),
+        "p95_ms": 1000 * latencies[int(0.95 * (len(latencies) - 1))],
+        "calls": statistics.fmean(r.api_calls for r in runs),
+        "rss_mb": max(peaks),
+        "worker_cpu_ms": 1000 * worker_cpu / len(runs),
+        "sandbox_cpu_ms": 1000 * sandbox_cpu / len(runs),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--accounts", type=int, default=800)
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args()
+
+    zone = afternoon_zone(datetime.now(UTC))
+    name, url = create_database()
+    engine = make_engine(url)
+    sandbox = None
+    try:
+        upgrade(engine)
+        factory = session_factory(engine)
+        key = generate_key()
+        state = GoogleSandboxState(seed=3)
+        started = time.perf_counter()
+        seed(factory, Cipher(key), state, args.accounts, zone)
+        print(f"seeded {args.accounts} accounts in {time.perf_counter() - started:.1f} s "
+              f"(zone {zone})")  # fmt: skip
+        started = time.perf_counter()
+        warm(state, zone)
+        print(f"sandbox data generated ahead in {time.perf_counter() - started:.1f} s")
+
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        sandbox = multiprocessing.get_context("fork").Process(
+            target=serve_sandbox, args=(state, sock), daemon=True
+        )
+        sandbox.start()
+        time.sleep(1.0)
+
+        env = dict(os.environ)
+        settings = {"database_url": url, "secret_key": key, "log_level": "ERROR",
+                    "sync_backfill_days": 1, "sync_lookback_days": 0,
+                    "provisional_settle_hours": 0, "sync_tick_seconds": 0.2,
+                    "sync_concurrency": args.concurrency,
+                    **sandbox_settings(base_url, state)}  # fmt: skip
+        env |= {f"STRIDEWISE_{k.upper()}": str(v) for k, v in settings.items()}
+
+        small = phase(factory, env, 1, max(1, args.accounts // 4), sandbox.pid)
+        one = phase(factory, env, 1, args.accounts, sandbox.pid)
+        two = phase(factory, env, 2, args.accounts, sandbox.pid)
+    finally:
+        if sandbox is not None:
+            sandbox.terminate()
+        engine.dispose()
+        drop_database(name)
+
+    print(f"{'phase':<16}{'accounts/s':>11}{'p50 ms':>9}{'p95 ms':>9}{'calls':>7}"
+          f"{'peak MB':>9}{'ok':>7}{'s':>7}{'cpu ms/sync: worker':>21}{'sandbox':>9}")  # fmt: skip
+    for label, r in (("1 worker, N/4", small), ("1 worker, N", one), ("2 workers, N", two)):
+        print(f"{label:<16}{r['rate']:>11.1f}{r['p50_ms']:>9.1f}{r['p95_ms']:>9.1f}"
+              f"{r['calls']:>7.2f}{r['rss_mb']:>9.1f}{r['ok']:>7}{r['seconds']:>7.1f}"
+              f"{r['worker_cpu_ms']:>21.1f}{r['sandbox_cpu_ms']:>9.1f}")  # fmt: skip
+    print(f"scaling, 2 workers vs 1 (same run): {two['rate'] / one['rate']:.2f}x")
+    print(f"peak memory, N vs N/4 accounts: {one['rss_mb'] / small['rss_mb']:.2f}x (1.0 = flat)")
+    print(f"cores: {os.cpu_count()} (shared by sandbox, workers and PostgreSQL)")
+    projected = 10_000 / two["rate"]
+    print(f"10,000 one-day syncs at the 2-worker rate: {projected:.0f} s (goal: < 60 s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The sync engine: keep every linked account current, once, across replicas."""

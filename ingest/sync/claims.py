@@ -1,0 +1,166 @@
+"""Leases on ``linked_accounts``: how replicas share the work without a coordinator.
+
+A worker claims due accounts by writing its name and an expiry into their rows
+in one statement. On PostgreSQL the candidate rows are picked with
+``FOR UPDATE SKIP LOCKED``, so concurrent claimers never wait on each other nor
+take the same row; on SQLite the statement runs under the database's single
+write lock, which serialises claimers. A lease is also a fence: every later
+write of the sync checks ``lease_owner`` still names this worker, so a worker
+that stalled past its expiry cannot overwrite the one that took over. A worker
+that dies simply lets its leases run out; the accounts are then due again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from ingest.models import DailyTotalRow, LinkedAccount, LinkStatus, Patient
+
+
+class LeaseLost(Exception):
+    """Another worker owns the account now; this sync must stop writing."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedAccount:
+    """What a sync needs to know about an account, read when it was claimed."""
+
+    id: int
+    patient_id: str
+    provider: str
+    external_user_id: str | None
+    timezone: str | None
+    synced_through: date | None
+    earliest_provisional: date | None
+    consecutive_failures: int
+    # next_sync_due as claimed: a different value at the end means a push came in.
+    due_at_claim: datetime | None
+
+
+def _claimable(now: datetime, patient_id: str | None, force: bool):
+    conditions = [
+        LinkedAccount.status == LinkStatus.ACTIVE.value,
+        or_(LinkedAccount.lease_expires.is_(None), LinkedAccount.lease_expires <= now),
+    ]
+    if not force:
+        conditions.append(
+            or_(LinkedAccount.next_sync_due.is_(None), LinkedAccount.next_sync_due <= now)
+        )
+    if patient_id is not None:
+        conditions.append(LinkedAccount.patient_id == patient_id)
+    return conditions
+
+
+def claim_due(
+    factory: sessionmaker[Session],
+    worker: str,
+    now: datetime,
+    limit: int,
+    lease_seconds: float,
+    *,
+    patient_id: str | None = None,
+    force: bool = False,
+) -> list[ClaimedAccount]:
+    """Lease up to ``limit`` due accounts (longest overdue first) to ``worker``.
+
+    ``force`` claims active accounts whether due or not (an operator's explicit
+    sync); leased accounts are never taken before their lease runs out.
+    """
+    with factory() as session, session.begin():
+        candidates = (
+            select(LinkedAccount.id)
+            .where(*_claimable(now, patient_id, force))
+            .order_by(LinkedAccount.next_sync_due, LinkedAccount.id)
+            .limit(limit)
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            candidates = candidates.with_for_update(skip_locked=True)
+        claimed = session.execute(
+            update(LinkedAccount)
+            .where(LinkedAccount.id.in_(candidates.scalar_subquery()))
+            .values(lease_owner=worker, lease_expires=now + timedelta(seconds=lease_seconds))
+            .returning(LinkedAccount.id, LinkedAccount.next_sync_due)
+            .execution_options(synchronize_session=False)
+        ).all()
+        if not claimed:
+            return []
+        due_at_claim = dict(claimed)
+        return [
+            ClaimedAccount(*row, due_at_claim=due_at_claim[row[0]])
+            for row in session.execute(_details(due_at_claim))
+        ]
+
+
+def _details(ids: Iterable[int]):
+    provisional = (
+        select(func.min(DailyTotalRow.local_date))
+        .where(
+            DailyTotalRow.patient_id == LinkedAccount.patient_id,
+            DailyTotalRow.provider == LinkedAccount.provider,
+            DailyTotalRow.provisional.is_(True),
+        )
+        .correlate(LinkedAccount)
+        .scalar_subquery()
+    )
+    return (
+        select(
+            LinkedAccount.id,
+            LinkedAccount.patient_id,
+            LinkedAccount.provider,
+            LinkedAccount.external_user_id,
+            Patient.timezone,
+            LinkedAccount.synced_through,
+            provisional,
+            LinkedAccount.consecutive_failures,
+        )
+        .join(Patient, Patient.id == LinkedAccount.patient_id)
+        .where(LinkedAccount.id.in_(list(ids)))
+        .order_by(LinkedAccount.next_sync_due, LinkedAccount.id)
+    )
+
+
+def renew(
+    session: Session,
+    account_id: int,
+    worker: str,
+    now: datetime,
+    lease_seconds: float,
+    synced_through: date | None = None,
+) -> None:
+    """Extend the lease (and advance the cursor) in ``session``'s transaction, or
+    raise :class:`LeaseLost` when the account is no longer this worker's."""
+    values: dict = {"lease_expires": now + timedelta(seconds=lease_seconds)}
+    if synced_through is not None:
+        values["synced_through"] = synced_through
+    fenced(session, account_id, worker, values)
+
+
+def fenced(session: Session, account_id: int, worker: str, values: dict) -> None:
+    """Update the account only while ``worker`` holds its lease."""
+    result = session.execute(
+        update(LinkedAccount)
+        .where(LinkedAccount.id == account_id, LinkedAccount.lease_owner == worker)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise LeaseLost(f"account {account_id} is no longer leased to {worker}")
+
+
+def release(factory: sessionmaker[Session], account_ids: Iterable[int], worker: str) -> None:
+    """Give back leases this worker took but will not use."""
+    ids = list(account_ids)
+    if not ids:
+        return
+    with factory() as session, session.begin():
+        session.execute(
+            update(LinkedAccount)
+            .where(LinkedAccount.id.in_(ids), LinkedAccount.lease_owner == worker)
+            .values(lease_owner=None, lease_expires=None)
+            .execution_options(synchronize_session=False)
+        )

@@ -1,0 +1,321 @@
+"""Sync one claimed account: window, fetch, write day by day, record the run.
+
+Crash safety comes from ordering: each local day's rows are written in their
+own transaction together with the cursor (``synced_through``) that covers
+them, so the cursor is never ahead of committed data, and re-writing a day is
+harmless (the write path is idempotent). A crash at any point leaves at most
+the unfinished days to repeat once the lease runs out.
+
+This module owns what errors mean for an account (see :mod:`.backoff`); it
+logs when an account starts failing and when it recovers, not on every poll.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+
+import structlog
+from sqlalchemy import case, literal
+from sqlalchemy.orm import Session, sessionmaker
+
+from adapters.base import AccountRef, DateWindow, FetchResult, StepSource
+from adapters.errors import AuthRevoked, ProviderError, RateLimited
+from ingest.credentials import CredentialStore
+from ingest.crypto import Cipher
+from ingest.models import LinkedAccount, LinkStatus, SyncRun, UTCDateTime, utcnow
+from ingest.schema import StepBatch
+from ingest.settings import Settings
+from ingest.store import WriteReport, write_batch
+from ingest.sync.backoff import BackoffPolicy, next_poll, next_retry
+from ingest.sync.claims import ClaimedAccount, LeaseLost, fenced, renew
+from ingest.sync.window import WindowPolicy, sync_window
+
+log = structlog.get_logger("stridewise.sync")
+
+INTERNAL = "internal"
+LEASE_LOST = "lease_lost"
+_MAX_ERROR_CHARS = 500
+
+
+class Sources:
+    """One adapter per provider per process, built on first use and shared by
+    the sync threads (adapters hold an HTTP client with its connection pool)."""
+
+    def __init__(self, build: Callable[[str], StepSource]) -> None:
+        self._build = build
+        self._sources: dict[str, StepSource] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, factory: sessionmaker[Session], settings: Settings) -> Sources:
+        from adapters.registry import build_source
+
+        credentials = CredentialStore(factory, Cipher(settings.secret_key))
+        return cls(lambda provider: build_source(provider, settings, credentials))
+
+    def get(self, provider: str) -> StepSource:
+        with self._lock:
+            if provider not in self._sources:
+                self._sources[provider] = self._build(provider)
+            return self._sources[provider]
+
+
+@dataclass(slots=True)
+class SyncContext:
+    """Everything a sync needs besides the account; one per worker process."""
+
+    factory: sessionmaker[Session]
+    sources: Sources
+    worker: str
+    window: WindowPolicy = field(default_factory=WindowPolicy)
+    backoff: BackoffPolicy = field(default_factory=BackoffPolicy)
+    lease_seconds: float = 300
+    clock: Callable[[], datetime] = utcnow
+    rng: random.Random = field(default_factory=random.Random)
+
+    @classmethod
+    def from_settings(
+        cls,
+        factory: sessionmaker[Session],
+        settings: Settings,
+        worker: str,
+        sources: Sources | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> SyncContext:
+        return cls(
+            factory=factory,
+            sources=sources or Sources.from_settings(factory, settings),
+            worker=worker,
+            window=WindowPolicy(
+                backfill_days=settings.sync_backfill_days,
+                lookback_days=settings.sync_lookback_days,
+                settle_hours=settings.provisional_settle_hours,
+            ),
+            backoff=BackoffPolicy(
+                interval_s=settings.sync_interval_minutes * 60,
+                base_s=settings.sync_base_backoff_seconds,
+                max_s=settings.sync_max_backoff_seconds,
+                jitter_s=settings.sync_jitter_seconds,
+            ),
+            lease_seconds=settings.sync_lease_seconds,
+            clock=clock,
+        )
+
+
+@dataclass(slots=True)
+class SyncResult:
+    account_id: int
+    patient_id: str
+    provider: str
+    outcome: str  # success / partial / failed / lease_lost
+    window: DateWindow | None = None
+    error_kind: str | None = None
+    intervals_written: int = 0
+    totals_written: int = 0
+    rejected: int = 0
+    api_calls: int = 0
+    seconds: float = 0.0
+    started_at: datetime | None = None
+
+
+def day_batches(batch: StepBatch) -> list[tuple[date, StepBatch]]:
+    """The batch split by local date, oldest first; devices go with the first day."""
+    days: dict[date, StepBatch] = {}
+    for interval in batch.intervals:
+        days.setdefault(interval.local_date, StepBatch()).intervals.append(interval)
+    for total in batch.daily_totals:
+        days.setdefault(total.local_date, StepBatch()).daily_totals.append(total)
+    ordered = sorted(days.items())
+    if batch.devices:
+        if not ordered:
+            return [(date.min, StepBatch(devices=list(batch.devices)))]
+        ordered[0][1].devices.extend(batch.devices)
+    return ordered
+
+
+def sync_account(
+    ctx: SyncContext, account: ClaimedAccount, since: date | None = None
+) -> SyncResult:
+    """Sync one account this worker has leased; never raises for provider trouble."""
+    started, clock_start = ctx.clock(), time.perf_counter()
+    result = SyncResult(account.id, account.patient_id, account.provider, "running")
+    result.started_at = started
+    try:
+        source = ctx.sources.get(account.provider)
+        result.window = sync_window(
+            started,
+            account.timezone,
+            account.synced_through,
+            account.earliest_provisional,
+            _policy_for(ctx.window, source),
+            since,
+        )
+        ref = AccountRef(
+            account.id,
+            account.patient_id,
+            account.provider,
+            account.external_user_id,
+            account.timezone,
+        )
+        fetched = source.fetch(ref, result.window)
+        result.api_calls = fetched.api_calls
+        _write_days(ctx, account, result, fetched, clock_start)
+    except LeaseLost:
+        result.outcome, result.error_kind = "lease_lost", LEASE_LOST
+        log.warning("sync.lease_lost", account_id=account.id, worker=ctx.worker)
+    except ProviderError as err:
+        _record_failure(ctx, account, result, err, clock_start)
+    except Exception as err:  # the engine's boundary: one bad account never stops the rest
+        # No traceback in the log: database errors quote their parameters (health
+        # data). The message is kept on the run record (SyncRun.error) instead.
+        log.error("sync.internal_error", account_id=account.id, error_type=type(err).__name__)
+        _record_failure(ctx, account, result, err, clock_start)
+    return result
+
+
+def _policy_for(policy: WindowPolicy, source: StepSource) -> WindowPolicy:
+    """An adapter may ask for a longer look-back (``lookback_days``: its devices
+    upload late) or declare how far back its provider serves (``max_history_days``)."""
+    lookback = max(policy.lookback_days, getattr(source, "lookback_days", 0))
+    limit = getattr(source, "max_history_days", policy.provider_limit_days)
+    if (lookback, limit) == (policy.lookback_days, policy.provider_limit_days):
+        return policy
+    return replace(policy, lookback_days=lookback, provider_limit_days=limit)
+
+
+def _write_days(
+    ctx: SyncContext,
+    account: ClaimedAccount,
+    result: SyncResult,
+    fetched: FetchResult,
+    clock_start: float,
+) -> None:
+    window = result.window
+    cursor = account.synced_through
+    days = day_batches(fetched.batch)
+    reports: list[WriteReport] = []
+    for day, batch in days[:-1]:
+        with ctx.factory() as session, session.begin():
+            reports.append(write_batch(session, batch))
+            cursor = _advanced(cursor, min(day, window.last))
+            renew(session, account.id, ctx.worker, ctx.clock(), ctx.lease_seconds, cursor)
+    with ctx.factory() as session, session.begin():
+        if days:
+            reports.append(write_batch(session, days[-1][1]))
+        result.intervals_written = sum(r.intervals_changed for r in reports)
+        result.totals_written = sum(r.totals_changed for r in reports)
+        problems = [r.reason for report in reports for r in report.rejected] + fetched.skipped
+        result.rejected = len(problems)
+        result.outcome = "partial" if problems else "success"
+        _finish(
+            session,
+            ctx,
+            account,
+            result,
+            clock_start,
+            error="; ".join(problems) or None,
+            cursor=_advanced(cursor, window.last),
+        )
+    if account.consecutive_failures:
+        log.info("sync.recovered", account_id=account.id, provider=account.provider)
+
+
+def _advanced(cursor: date | None, day: date) -> date:
+    return day if cursor is None or day > cursor else cursor
+
+
+def _record_failure(
+    ctx: SyncContext,
+    account: ClaimedAccount,
+    result: SyncResult,
+    err: Exception,
+    clock_start: float,
+) -> None:
+    kind = err.kind if isinstance(err, ProviderError) else INTERNAL
+    result.outcome, result.error_kind = "failed", kind
+    message = f"{type(err).__name__}: {err}"
+    retry_after = err.retry_after if isinstance(err, RateLimited) else None
+    try:
+        with ctx.factory() as session, session.begin():
+            _finish(session, ctx, account, result, clock_start, message, retry_after=retry_after)
+    except LeaseLost:
+        result.outcome, result.error_kind = "lease_lost", LEASE_LOST
+        return
+    if isinstance(err, AuthRevoked):
+        log.warning("sync.auth_revoked", account_id=account.id, provider=account.provider)
+    elif account.consecutive_failures == 0:
+        log.warning(
+            "sync.failing", account_id=account.id, provider=account.provider, error_kind=kind
+        )
+
+
+def _finish(
+    session: Session,
+    ctx: SyncContext,
+    account: ClaimedAccount,
+    result: SyncResult,
+    clock_start: float,
+    error: str | None,
+    cursor: date | None = None,
+    retry_after: float | None = None,
+) -> None:
+    """Record the run and the account's new state, and free the lease, in one go."""
+    now = ctx.clock()
+    result.seconds = time.perf_counter() - clock_start
+    window = result.window or DateWindow(now.date(), now.date())
+    session.add(
+        SyncRun(
+            account_id=account.id,
+            window_start=window.first,
+            window_end=window.last,
+            started_at=result.started_at,
+            finished_at=now,
+            outcome=result.outcome,
+            error_kind=result.error_kind,
+            error=error[:_MAX_ERROR_CHARS] if error else None,
+            intervals_written=result.intervals_written,
+            totals_written=result.totals_written,
+            rejected=result.rejected,
+            api_calls=result.api_calls,
+            worker=ctx.worker,
+        )
+    )
+    values: dict = {"lease_owner": None, "lease_expires": None, "updated_at": now}
+    if result.outcome in ("success", "partial"):
+        values |= {
+            "synced_through": cursor,
+            "last_success_at": now,
+            "consecutive_failures": 0,
+            "last_error_kind": None,
+            "last_error": None,
+            # A push that arrived during the sync keeps the account due at once.
+            "next_sync_due": _unless_pushed(account, next_poll(now, ctx.backoff, ctx.rng)),
+        }
+    else:
+        failures = account.consecutive_failures + 1
+        values |= {
+            "consecutive_failures": failures,
+            "last_error_kind": result.error_kind,
+            "last_error": error[:_MAX_ERROR_CHARS] if error else None,
+        }
+        if result.error_kind == AuthRevoked.kind:
+            values |= {"status": LinkStatus.NEEDS_RELINK.value, "next_sync_due": None}
+        else:
+            values["next_sync_due"] = next_retry(now, failures, ctx.backoff, ctx.rng, retry_after)
+    fenced(session, account.id, ctx.worker, values)
+
+
+def _unless_pushed(account: ClaimedAccount, computed: datetime):
+    """SQL for the next due time: ``computed``, unless someone marked the account
+    due (:mod:`.push`) while this sync ran; then their earlier time stands."""
+    current = LinkedAccount.next_sync_due
+    if account.due_at_claim is None:
+        pushed = current.is_not(None)
+    else:
+        pushed = current.is_not(None) & (current != account.due_at_claim)
+    return case((pushed, current), else_=literal(computed, UTCDateTime()))
