@@ -1,5 +1,7 @@
 """The demo: a small clinic built from nothing, so a newcomer sees stridewise work
-end to end on the embedded default (SQLite) with no account anywhere."""
+end to end on the embedded default (SQLite) with no account anywhere: CSV imports,
+a Fitbit and a Garmin patient linked and synced through the real adapters against
+the loopback sandboxes, and the rules' five patient stories."""
 
 from __future__ import annotations
 
@@ -12,13 +14,22 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
+from adapters.garmin.demo import DEMO_ZONE as GARMIN_DEMO_ZONE
+from adapters.garmin.demo import demo_sandbox
+from adapters.garmin.demo import link_demo_patient as link_garmin
+from adapters.google_health.demo import link_demo_patient as link_google
+from adapters.google_health.demo import running_sandbox
+from adapters.sandbox import garmin
+from adapters.sandbox.serve import serve_in_thread
 from adapters.sandbox.walker import Walker
+from ingest import dayview
+from ingest.cli.sync_cmd import run_and_show_cycle
 from ingest.crypto import generate_key
-from ingest.dayview import day_steps
 from ingest.db import make_engine, session_factory, transaction, upgrade
 from ingest.models import Patient
 from ingest.patients import add_patient, add_therapist
 from ingest.schema import StepBatch, StepInterval
+from ingest.settings import Settings, with_overrides
 from ingest.store import write_batch
 
 THERAPIST = ("demo-therapist", "Ana Silva", "ana.silva@clinic.example")
@@ -26,6 +37,12 @@ THERAPIST = ("demo-therapist", "Ana Silva", "ana.silva@clinic.example")
 CSV_PATIENTS = [
     ("demo-csv-oslo", "Ola Nordmann", "Europe/Oslo"),
     ("demo-csv-ny", "Sam Lee", "America/New_York"),
+]
+# Linked to the sandboxes. The Fitbit patient's zone is left unset: linking takes it
+# from the user's Google Health settings.
+PROVIDER_PATIENTS = [
+    ("demo-fitbit", "Fay Bright", None),
+    ("demo-garmin", "Gary Min", GARMIN_DEMO_ZONE),
 ]
 SHOWN_DAYS = 14
 
@@ -51,7 +68,7 @@ def seed_clinic(factory: sessionmaker[Session]) -> None:
     with transaction(factory) as session:
         add_therapist(session, *THERAPIST)
         session.flush()
-        for patient_id, name, zone in CSV_PATIENTS:
+        for patient_id, name, zone in CSV_PATIENTS + PROVIDER_PATIENTS:
             add_patient(session, patient_id, name, zone, THERAPIST[0])
 
 
@@ -74,11 +91,31 @@ def seed_csv_steps(factory: sessionmaker[Session], now: datetime, days: int = SH
         return write_batch(session, batch).intervals_accepted
 
 
-def show_days(factory: sessionmaker[Session], console: Console, now: datetime) -> None:
+def link_and_sync(factory: sessionmaker[Session], settings: Settings, console: Console) -> None:
+    """Link the provider patients through the real consent and login code against the
+    sandboxes, then run one scheduler cycle (the worker's code path) over what is due."""
+    garmin_sandbox = garmin.create_app(demo_sandbox(person="demo-garmin"))
+    with running_sandbox() as (_, google_hosts), serve_in_thread(garmin_sandbox) as garmin_base:
+        settings = with_overrides(
+            settings, {**google_hosts, **garmin.sandbox_settings(garmin_base)}
+        )
+        linked = link_google(factory, settings, "demo-fitbit")
+        console.print(
+            f"linked demo-fitbit to Google Health (OAuth with PKCE; time zone from the "
+            f"account: {linked.timezone})"
+        )
+        link_garmin(factory, settings, "demo-garmin")
+        console.print("linked demo-garmin to Garmin Connect (password + MFA code; tokens only)")
+        run_and_show_cycle(factory, settings, console, worker="demo", force=False)
+
+
+def show_days(
+    factory: sessionmaker[Session], console: Console, now: datetime, patient_ids: list[str]
+) -> None:
     """Each patient's last 14 local days; today is marked "so far"."""
     with factory() as session:
-        patients = session.query(Patient).order_by(Patient.id).all()
-        days = day_steps(session, None, (now - timedelta(days=SHOWN_DAYS + 1)).date())
+        patients = [session.get(Patient, pid) for pid in patient_ids]
+        days = dayview.load(session, None, (now - timedelta(days=SHOWN_DAYS + 1)).date()).days
     for patient in patients:
         today = now.astimezone(ZoneInfo(patient.timezone or "UTC")).date()
         first = pd.Timestamp(today - timedelta(days=SHOWN_DAYS - 1))

@@ -11,15 +11,8 @@ from datetime import date, datetime, timedelta, timezone
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from ingest.dayview import (
-    combine_days,
-    merge_sources,
-    patient_priorities,
-    read_daily_totals,
-    read_intervals,
-)
+from ingest import dayview
 from ingest.patients import get_patient
-from ingest.settings import get_settings
 
 _KEY = ["provider", "device", "start_utc", "end_utc"]
 
@@ -30,13 +23,8 @@ def _iso_utc(value: pd.Timestamp) -> str:
 
 def collect(session: Session, patient_id: str, first: date, last: date) -> dict:
     get_patient(session, patient_id)
-    priorities = patient_priorities(session, [patient_id])
-    default = get_settings().source_priority
-    raw = read_intervals(session, [patient_id], first, last)
-    merged = merge_sources(raw, priorities, default)
-    days = combine_days(
-        merged, read_daily_totals(session, [patient_id], first, last), priorities, default
-    )
+    view = dayview.load(session, [patient_id], first, last)
+    raw, merged, days = view.raw, view.merged, view.days
     counted = set(map(tuple, merged[_KEY].itertuples(index=False)))
     intervals = [
         {

@@ -7,7 +7,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -40,8 +40,32 @@ class Settings(BaseSettings):
     google_client_id: str | None = None
     google_client_secret: SecretStr | None = None
 
+    # Google Health adapter (issue 3): points per list page (the API allows 1 to
+    # 10000; fewer calls per sync with more) and the loopback port the consent
+    # redirect returns to (0 = any free port).
+    google_page_size: int = Field(10000, ge=1, le=10000)
+    google_redirect_port: int = Field(0, ge=0, le=65535)
+
     garmin_api_url: str = "https://connectapi.garmin.com"
     garmin_token_url: str = "https://diauth.garmin.com/di-oauth2-service/oauth/token"
+
+    # Sync engine and scheduler (issue 5).
+    sync_backfill_days: int = Field(30, ge=1, le=365)
+    sync_lookback_days: int = Field(3, ge=0, le=60)
+    sync_interval_minutes: float = Field(15, gt=0)
+    sync_tick_seconds: float = Field(30, gt=0)
+    sync_concurrency: int = Field(8, ge=1, le=256)
+    sync_lease_seconds: int = Field(300, ge=5)
+    sync_base_backoff_seconds: float = Field(60, gt=0)
+    sync_max_backoff_seconds: float = Field(6 * 3600, gt=0)
+    sync_jitter_seconds: float = Field(60, ge=0)
+    provisional_settle_hours: float = Field(48, ge=0)
+    # Local hour (patient's clock) after which the daily rules evaluation runs.
+    daily_rules_hour: int = Field(7, ge=0, le=23)
+    # Garmin adapter (issue 4): login host, intraday reach, late-upload re-read.
+    garmin_sso_url: str = "https://sso.garmin.com"
+    garmin_intraday_days: int = Field(7, ge=1, le=90)
+    garmin_lookback_days: int = Field(3, ge=0, le=60)
 
     @field_validator("log_format")
     @classmethod
@@ -60,6 +84,12 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+
+def with_overrides(settings: Settings, updates: dict) -> Settings:
+    """A validated copy with ``updates`` applied (``model_copy`` would skip validation,
+    leaving e.g. secrets as plain strings)."""
+    return Settings.model_validate({**settings.model_dump(), **updates})
 
 
 @lru_cache

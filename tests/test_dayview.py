@@ -13,8 +13,7 @@ from hypothesis import strategies as st
 from ingest.dayview import (
     INTERVAL_COLUMNS,
     combine_days,
-    day_steps,
-    load_intervals,
+    load,
     merge_sources,
     source_rank,
 )
@@ -238,10 +237,10 @@ def test_day_steps_from_the_database_across_a_dst_night(factory, patient):
     with transaction(factory) as session:
         write_batch(session, StepBatch(rows, totals))
     with factory() as session:
-        days = day_steps(session, default_priority=PRIORITY)
-        merged = load_intervals(
+        days = load(session, default_priority=PRIORITY).days
+        merged = load(
             session, [patient], date(2026, 3, 9), date(2026, 3, 9), default_priority=PRIORITY
-        )
+        ).merged
     got = {
         d.date(): (s, b) for d, s, b in zip(days.local_date, days.steps, days.basis, strict=True)
     }

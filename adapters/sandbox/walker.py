@@ -61,7 +61,7 @@ class Walker:
         minutes = local_minutes(local_day, zone)
         on, off = shape.wear_hours
         on_min = on * 60 + rng.randint(-30, 30)
-        off_min = off * 60 + rng.randint(-60, 60)
+        off_min = max(off * 60 + rng.randint(-60, 60), on_min + 1)  # narrow wear windows too
         gap_start = rng.randint(on_min, off_min) if rng.random() < 0.3 else -1
         gap_len = rng.randint(20, 90)
 

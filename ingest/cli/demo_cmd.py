@@ -11,6 +11,7 @@ import typer
 from ingest import demo
 from ingest.cli.common import console
 from ingest.settings import get_settings
+from rules import demo as stories
 
 
 def demo_cmd(
@@ -18,20 +19,32 @@ def demo_cmd(
         Path("stridewise-demo.db"), "--database", help="SQLite file to (re)create for the demo."
     ),
 ) -> None:
-    """Build a demo clinic from nothing (SQLite, generated data) and print each patient's
-    last 14 days.
+    """Build a demo clinic from nothing (SQLite, loopback sandboxes) and show it.
+
+    CSV imports, a Fitbit and a Garmin patient linked and synced against the loopback
+    sandboxes, and five patient stories judged by the rules; prints each patient's last
+    14 days and the alerts raised.
 
     Example: stridewise demo
     """
-    os.environ.setdefault(
-        "STRIDEWISE_SECRET_KEY", demo.demo_secret_key(Path(".stridewise-demo-key"))
-    )
+    key = demo.demo_secret_key(Path(".stridewise-demo-key"))
+    os.environ.setdefault("STRIDEWISE_SECRET_KEY", key)
     os.environ["STRIDEWISE_DATABASE_URL"] = f"sqlite:///{database}"
     get_settings.cache_clear()
     now = datetime.now(UTC)
     factory = demo.fresh_database(database)
     demo.seed_clinic(factory)
+    console.rule("Steps in")
     console.print(f"demo database: {database}")
     written = demo.seed_csv_steps(factory, now)
     console.print(f"imported {written:,} minute intervals for the CSV patients")
-    demo.show_days(factory, console, now)
+    demo.link_and_sync(factory, get_settings(), console)
+    demo.show_days(
+        factory, console, now, [p[0] for p in demo.CSV_PATIENTS + demo.PROVIDER_PATIENTS]
+    )
+
+    console.rule("Rules: five patient stories")
+    today = now.date()
+    stories.seed_stories(factory, today, demo.THERAPIST[0])
+    stories.evaluate_stories(factory, today)
+    stories.show_stories(factory, console, today)

@@ -9,8 +9,12 @@ import sys
 
 import typer
 
-from ingest.cli import db_cmd, demo_cmd, people, secret_cmd, transfer
+from ingest.cli import db_cmd, demo_cmd, people, rules_cmd, secret_cmd, sync_cmd, transfer
 from ingest.cli.common import err_console
+from ingest.cli.fitbit_export_cmd import import_fitbit_export  # noqa: F401 - registers it
+from ingest.cli.link_cmd import link_app
+from ingest.cli.link_garmin import link_garmin_cmd  # noqa: F401 - registers "link garmin"
+from ingest.cli.sandbox_cmd import sandbox_cmd
 from ingest.errors import StridewiseError
 from ingest.logs import configure
 from ingest.settings import get_settings
@@ -29,6 +33,17 @@ app.add_typer(transfer.import_app, name="import")
 app.add_typer(transfer.export_app, name="export")
 app.add_typer(secret_cmd.app, name="secret")
 app.command("demo")(demo_cmd.demo_cmd)
+app.command("evaluate")(rules_cmd.evaluate_cmd)
+app.add_typer(rules_cmd.alerts_app, name="alerts")
+app.add_typer(rules_cmd.pain_app, name="pain")
+app.add_typer(rules_cmd.exempt_app, name="exempt")
+app.add_typer(rules_cmd.plan_app, name="plan")
+app.add_typer(link_app, name="link")
+app.command("sandbox")(sandbox_cmd)
+app.command("sync")(sync_cmd.sync_cmd)
+app.command("status")(sync_cmd.status_cmd)
+app.command("worker")(sync_cmd.worker_cmd)
+app.command("serve")(sync_cmd.serve_cmd)
 
 _state = {"debug": False}
 

@@ -6,16 +6,21 @@ from enum import StrEnum
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+from rich.progress import TaskProgressColumn
 
 from ingest import export
-from ingest.cli.common import app_for, console, err_console, open_db, parse_date
+from ingest.cli.common import (
+    app_for,
+    console,
+    import_progress,
+    open_db,
+    parse_date,
+    show_rejections,
+)
 from ingest.csv_import import import_csv, open_csv
 
 import_app = app_for("Bring step data in from files.")
 export_app = app_for("Take step data out.")
-
-SHOW_REJECTIONS = 20
 
 
 @import_app.command("csv")
@@ -32,14 +37,7 @@ def import_csv_cmd(
     size = file.stat().st_size if file.is_file() else 0
     with (
         open_csv(file) as stream,
-        Progress(
-            TextColumn("importing"),
-            BarColumn(),
-            TaskProgressColumn(),
-            TimeRemainingColumn(),
-            console=err_console,
-            transient=True,
-        ) as progress,
+        import_progress("importing", TaskProgressColumn()) as progress,
     ):
         task = progress.add_task("csv", total=size or None)
         report = import_csv(
@@ -49,12 +47,7 @@ def import_csv_cmd(
         f"{report.rows} rows read: {report.accepted} accepted ({report.changed} new or revised), "
         f"{len(report.rejected)} rejected"
     )
-    for line, reason in report.rejected[:SHOW_REJECTIONS]:
-        err_console.print(f"  line {line}: {reason}", highlight=False)
-    if len(report.rejected) > SHOW_REJECTIONS:
-        err_console.print(f"  ... and {len(report.rejected) - SHOW_REJECTIONS} more")
-    if report.rejected:
-        raise typer.Exit(1)
+    show_rejections([(f"line {line}", reason) for line, reason in report.rejected])
 
 
 class Format(StrEnum):
