@@ -45,3 +45,33 @@ def test_database_url_points_at_the_healthy_postgres_service():
 
 def test_a_mail_catcher_is_there_for_notifications():
     assert "mailpit" in COMPOSE["services"]["mail"]["image"]
+
+
+def test_the_commands_the_containers_run_exist():
+    """Every ``stridewise ...`` the Dockerfile and compose run parses with the real CLI."""
+    from typer.main import get_command
+
+    from ingest.cli.main import app
+
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    commands = [line for line in dockerfile.splitlines() if line.startswith("CMD")]
+    commands += [
+        " ".join(svc["command"])
+        for svc in COMPOSE["services"].values()
+        if "command" in svc and "build" in svc
+    ]
+    invocations = [
+        part.strip().strip('"]')
+        for text in commands
+        for part in text.split("&&")
+        if "stridewise " in part
+    ]
+    assert len(invocations) >= 3
+    for invocation in invocations:
+        command = get_command(app)
+        args = invocation[invocation.index("stridewise ") + len("stridewise ") :].split()
+        while hasattr(command, "commands"):  # a group: descend to its sub-command
+            name, args = args[0], args[1:]
+            assert name in command.commands, f"no command {name!r} in {invocation!r}"
+            command = command.commands[name]
+        command.make_context(command.name, args)  # raises on an unknown option
