@@ -15,8 +15,8 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from ingest.crypto import Cipher, generate_key
-from ingest.db import make_engine, session_factory, upgrade
-from ingest.models import Base
+from ingest.db import make_engine, session_factory, transaction, upgrade
+from ingest.models import Base, Patient, Therapist
 
 PG_ADMIN_URL = os.environ.get(
     "STRIDEWISE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -123,3 +123,13 @@ def secret_key() -> str:
 @pytest.fixture
 def cipher(secret_key: str) -> Cipher:
     return Cipher(secret_key)
+
+
+@pytest.fixture
+def patient(factory) -> str:
+    """Patient P1 (America/New_York) under therapist T1, in the test's database."""
+    with transaction(factory) as session:
+        session.add(Therapist(id="T1", name="Dr Who", email="t1@example.org"))
+        session.flush()
+        session.add(Patient(id="P1", name="Pat", timezone="America/New_York", therapist_id="T1"))
+    return "P1"

@@ -13,7 +13,7 @@ from ingest.crypto import Cipher, generate_key
 from ingest.db import transaction
 from ingest.errors import MissingSecretKey, StridewiseError
 from ingest.linking import link_account
-from ingest.models import LinkedAccount, Patient, Therapist
+from ingest.models import LinkedAccount
 
 TOKENS = {"token": "ya29.secret-access", "refresh_token": "1//secret-refresh"}
 
@@ -37,13 +37,9 @@ def test_missing_or_malformed_key_is_a_clear_error():
 
 
 @pytest.fixture
-def account(factory, cipher) -> int:
+def account(factory, cipher, patient) -> int:
     with transaction(factory) as session:
-        session.add(Therapist(id="T1", name="Dr", email="t@example.org"))
-        session.flush()
-        session.add(Patient(id="P1", name="Pat", therapist_id="T1", overrides={}))
-        session.flush()
-        return link_account(session, cipher, "P1", "google-health", TOKENS, "hu-1").id
+        return link_account(session, cipher, patient, "google-health", TOKENS, "hu-1").id
 
 
 def test_tokens_are_not_readable_in_the_database(factory, account):

@@ -6,7 +6,6 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,7 +17,6 @@ from ingest.dayview import (
     source_rank,
 )
 from ingest.db import transaction
-from ingest.models import Patient, Therapist
 from ingest.schema import DailyTotal, StepBatch, StepInterval, local_date_of
 from ingest.store import write_batch
 
@@ -200,15 +198,6 @@ def test_local_date_follows_the_samples_own_offset(instant, zone_name):
     wall = instant.astimezone(ZoneInfo(zone_name))
     offset = int(wall.utcoffset().total_seconds())
     assert local_date_of(instant, offset) == wall.date()
-
-
-@pytest.fixture
-def patient(factory) -> str:
-    with transaction(factory) as session:
-        session.add(Therapist(id="T1", name="Dr", email="t@example.org"))
-        session.flush()
-        session.add(Patient(id="P1", name="Pat", timezone="America/New_York", therapist_id="T1"))
-    return "P1"
 
 
 def test_day_steps_from_the_database_across_a_dst_night(factory, patient):

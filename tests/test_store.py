@@ -5,26 +5,16 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from ingest.db import transaction
-from ingest.models import DailyTotalRow, Device, Patient, StepIntervalRow, Therapist
+from ingest.models import DailyTotalRow, Device, StepIntervalRow
 from ingest.schema import DailyTotal, DeviceInfo, StepBatch, StepInterval
 from ingest.store import write_batch
 
 T0 = datetime(2026, 3, 8, 6, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def patient(factory) -> str:
-    with transaction(factory) as session:
-        session.add(Therapist(id="T1", name="Dr Who", email="t1@example.org"))
-        session.flush()
-        session.add(Patient(id="P1", name="Pat", timezone="America/New_York", therapist_id="T1"))
-    return "P1"
 
 
 def minutes(
