@@ -14,7 +14,7 @@ $(INSTALLED): pyproject.toml
 	touch $(INSTALLED)
 
 demo: $(INSTALLED)
-	$(BIN)/stridewise demo
+	$(BIN)/python -m stridewise demo
 
 test: $(INSTALLED)
 	$(BIN)/ruff check .

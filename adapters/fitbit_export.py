@@ -8,7 +8,7 @@ change the second occurrence of a time is the later instant, and a time that
 does not exist on that clock is rejected.
 
 Real exports are years long: files are read one at a time (zip members
-without unpacking) and written in chunks, each in its own transaction.
+without unpacking); the application writes them in chunks.
 Minutes with 0 steps are not stored: the export fills non-wear with zeros too,
 so they carry no information and would multiply the rows.
 """
@@ -25,12 +25,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.orm import Session, sessionmaker
-
-from ingest.db import transaction
-from ingest.errors import StridewiseError
-from ingest.schema import DeviceInfo, StepBatch, StepInterval
-from ingest.store import write_batch
+from core.errors import StridewiseError
+from core.schema import StepInterval
 
 PROVIDER = "fitbit-export"
 DEVICE = "Fitbit"
@@ -147,44 +143,3 @@ def parse_day(
                 StepInterval(patient_id, PROVIDER, DEVICE, start_utc, end_utc, offset, steps)
             )
     return intervals, rejected, len(entries)
-
-
-def import_export(
-    factory: sessionmaker[Session],
-    patient_id: str,
-    files: list[DayFile],
-    zone: ZoneInfo,
-    on_file: Callable[[DayFile], None] | None = None,
-) -> ExportReport:
-    """Read and store ``files`` (see :func:`open_export`) in chunks."""
-    report = ExportReport()
-    pending: list[StepInterval] = []
-    device = DeviceInfo(patient_id, PROVIDER, DEVICE, platform="FITBIT")
-    for file in files:
-        intervals, rejected, entries = parse_day(file, patient_id, zone)
-        report.files += 1
-        report.minutes += entries
-        report.rejected.extend(rejected)
-        pending.extend(intervals)
-        if len(pending) >= CHUNK_ROWS:
-            _write(factory, pending, device, report)
-            pending = []
-        if on_file:
-            on_file(file)
-    _write(factory, pending, device, report)
-    return report
-
-
-def _write(
-    factory: sessionmaker[Session],
-    intervals: list[StepInterval],
-    device: DeviceInfo,
-    report: ExportReport,
-) -> None:
-    with transaction(factory) as session:
-        written = write_batch(session, StepBatch(intervals=intervals, devices=[device]))
-    report.accepted += written.intervals_accepted
-    report.changed += written.intervals_changed
-    for rejection in written.rejected:
-        row = intervals[rejection.index]
-        report.rejected.append((f"minute {row.start.isoformat()}", rejection.reason))

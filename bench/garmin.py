@@ -22,27 +22,29 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from stridewise.providers import garmin_config
+
 # This folder holds a script named like the ``ingest`` package: keep it off the path.
 sys.path[:] = [p for p in sys.path if Path(p).resolve() != Path(__file__).resolve().parent]
 
 import requests  # noqa: E402
 
-from adapters.base import AccountRef, DateWindow  # noqa: E402
 from adapters.garmin import GarminAdapter  # noqa: E402
 from adapters.garmin.client import client_with_tokens  # noqa: E402
-from adapters.garmin.demo import sandbox_settings  # noqa: E402
 from adapters.garmin.parse import daily_totals, day_frame, intervals, primary_device  # noqa: E402
-from adapters.sandbox.garmin import GarminSandbox, GarminUser, create_app  # noqa: E402
-from adapters.sandbox.serve import serve_in_thread  # noqa: E402
+from core.schema import StepBatch  # noqa: E402
+from core.source import AccountRef, DateWindow  # noqa: E402
 from ingest.credentials import CredentialStore  # noqa: E402
 from ingest.crypto import Cipher, generate_key  # noqa: E402
 from ingest.db import make_engine, session_factory, transaction, upgrade  # noqa: E402
 from ingest.linking import link_account  # noqa: E402
 from ingest.models import Therapist  # noqa: E402
 from ingest.patients import add_patient  # noqa: E402
-from ingest.schema import StepBatch  # noqa: E402
-from ingest.settings import Settings  # noqa: E402
 from ingest.store import write_batch  # noqa: E402
+from sandbox.garmin import GarminSandbox, GarminUser, create_app  # noqa: E402
+from sandbox.serve import serve_in_thread  # noqa: E402
+from stridewise.demo.garmin import sandbox_settings  # noqa: E402
+from stridewise.settings import Settings  # noqa: E402
 
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)  # the same date in every zone below
 ZONES = ["Europe/London", "America/New_York", "Asia/Tokyo", "Australia/Sydney"]
@@ -96,7 +98,7 @@ def phases(settings, store, factory, accounts, window, intraday: list[date]) -> 
     """The adapter's steps taken apart, each timed on its own over all patients."""
     spent = Phases()
     for account in accounts:
-        garmin = client_with_tokens(settings, store.load(account.account_id).data)
+        garmin = client_with_tokens(garmin_config(settings), store.load(account.account_id).data)
         garmin.display_name = account.external_user_id
         start = time.perf_counter()
         devices = garmin.get_devices()
@@ -156,7 +158,7 @@ def main() -> None:
         settings = sandbox_settings(Settings(database_url=url, secret_key=generate_key()), base)
         factory, accounts = setup(url, sandbox, args.patients, settings)
         store = CredentialStore(factory, Cipher(settings.secret_key))
-        adapter = GarminAdapter(settings, store, clock=lambda: NOW)
+        adapter = GarminAdapter(garmin_config(settings), store, clock=lambda: NOW)
         last = NOW.date() - timedelta(days=1)
         window = DateWindow(last - timedelta(days=args.days - 1), last)
         recent = last - timedelta(days=settings.garmin_intraday_days - 1)

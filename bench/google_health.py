@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from stridewise.providers import google_config
+
 # This folder holds bench/ingest.py, which would shadow the ``ingest`` package.
 sys.path[:] = [p for p in sys.path if Path(p).resolve() != Path(__file__).resolve().parent]
 
@@ -33,19 +35,19 @@ import httplib2  # noqa: E402
 import httpx  # noqa: E402
 from googleapiclient.discovery import build_from_document  # noqa: E402
 
-from adapters.base import AccountRef, DateWindow  # noqa: E402
 from adapters.google_health import GoogleHealthAdapter  # noqa: E402
 from adapters.google_health.api import HealthApi  # noqa: E402
 from adapters.google_health.consent import FixedToken  # noqa: E402
-from adapters.sandbox.google_health import GoogleSandboxState, create_app, sandbox_settings  # noqa: E402
-from adapters.sandbox.serve import serve_in_thread  # noqa: E402
+from core.source import AccountRef, DateWindow  # noqa: E402
 from ingest.credentials import CredentialStore  # noqa: E402
 from ingest.crypto import Cipher, generate_key  # noqa: E402
 from ingest.db import make_engine, session_factory, transaction, upgrade  # noqa: E402
 from ingest.linking import link_account  # noqa: E402
 from ingest.patients import add_patient, add_therapist  # noqa: E402
-from ingest.settings import Settings  # noqa: E402
 from ingest.store import write_batch  # noqa: E402
+from sandbox.google_health import GoogleSandboxState, create_app, sandbox_settings  # noqa: E402
+from sandbox.serve import serve_in_thread  # noqa: E402
+from stridewise.settings import Settings  # noqa: E402
 
 ZONES = ["Europe/London", "America/New_York", "Asia/Tokyo", "Australia/Sydney"]
 DISCOVERY = Path(googleapiclient.__file__).parent / "discovery_cache/documents/health.v4.json"
@@ -103,7 +105,9 @@ def clinic(url: str, state: GoogleSandboxState, cipher: Cipher, patients: int):
 def sync_all(label, settings, factory, cipher, accounts, window) -> Run:
     run = Run(label)
     with httpx.Client(timeout=60.0) as http:
-        adapter = GoogleHealthAdapter(settings, CredentialStore(factory, cipher), http)
+        adapter = GoogleHealthAdapter(
+            google_config(settings), CredentialStore(factory, cipher), http
+        )
         started = time.perf_counter()
         for account in accounts:
             result = adapter.fetch(account, window)

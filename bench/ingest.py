@@ -25,11 +25,11 @@ sys.path[:] = [p for p in sys.path if Path(p).resolve() != Path(__file__).resolv
 
 from sqlalchemy import text  # noqa: E402
 
-from adapters.sandbox.walker import Walker  # noqa: E402
+from core.schema import StepBatch, StepInterval  # noqa: E402
 from ingest.db import make_engine, session_factory, transaction, upgrade  # noqa: E402
 from ingest.models import Patient, StepIntervalRow, Therapist  # noqa: E402
-from ingest.schema import StepBatch, StepInterval  # noqa: E402
 from ingest.store import COPY_TYPES, write_batch  # noqa: E402
+from sandbox.walker import Walker  # noqa: E402
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 ZONES = ["Europe/London", "America/New_York", "Asia/Tokyo", "Australia/Sydney"]

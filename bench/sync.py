@@ -39,12 +39,6 @@ sys.path[:] = [p for p in sys.path if Path(p).resolve() != Path(__file__).resolv
 import uvicorn  # noqa: E402
 from sqlalchemy import delete, func, insert, select, text, update  # noqa: E402
 
-from adapters.sandbox.google_health import (  # noqa: E402
-    GoogleSandboxState,
-    create_app,
-    sandbox_settings,
-)
-from adapters.sandbox.walker import DayShape  # noqa: E402
 from ingest.crypto import Cipher, generate_key  # noqa: E402
 from ingest.db import make_engine, session_factory, upgrade  # noqa: E402
 from ingest.models import (  # noqa: E402
@@ -56,6 +50,12 @@ from ingest.models import (  # noqa: E402
     SyncRun,
     Therapist,
 )
+from sandbox.google_health import (  # noqa: E402
+    GoogleSandboxState,
+    create_app,
+    sandbox_settings,
+)
+from sandbox.walker import DayShape  # noqa: E402
 
 PG_ADMIN = os.environ.get(
     "STRIDEWISE_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

@@ -11,24 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.clock import utcnow
+from core.errors import NotFound
+from core.source import StoredCredentials
 from ingest.crypto import Cipher
-from ingest.errors import NotFound
-from ingest.models import LinkedAccount, utcnow
+from ingest.models import LinkedAccount
 
 
-@dataclass(frozen=True)
-class StoredCredentials:
-    account_id: int
-    data: dict
-    version: int
-
-
-class RefreshSlot:
+class LockedCredentials:
     """What :meth:`CredentialStore.refreshing` yields: the current credentials and
     a way to replace them inside the same locked transaction."""
 
@@ -53,6 +47,8 @@ class RefreshSlot:
 
 
 class CredentialStore:
+    """The :class:`core.source.CredentialVault` on ``linked_accounts``, encrypted."""
+
     def __init__(self, factory: sessionmaker[Session], cipher: Cipher) -> None:
         self._factory = factory
         self._cipher = cipher
@@ -86,7 +82,7 @@ class CredentialStore:
             return result.rowcount == 1
 
     @contextmanager
-    def refreshing(self, account_id: int) -> Iterator[RefreshSlot]:
+    def refreshing(self, account_id: int) -> Iterator[LockedCredentials]:
         """Lock the account's credentials for a refresh; committed on exit."""
         with self._factory() as session, session.begin():
             query = select(LinkedAccount.credentials, LinkedAccount.credentials_version).where(
@@ -105,4 +101,4 @@ class CredentialStore:
             if row is None:
                 raise NotFound(f"linked account {account_id} does not exist")
             current = StoredCredentials(account_id, self._cipher.decrypt_json(row[0]), row[1])
-            yield RefreshSlot(session, self._cipher, current)
+            yield LockedCredentials(session, self._cipher, current)

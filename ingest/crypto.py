@@ -8,7 +8,7 @@ import json
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from pydantic import SecretStr
 
-from ingest.errors import MissingSecretKey, StridewiseError
+from core.errors import MissingSecretKey, StridewiseError
 
 
 def generate_key() -> str:

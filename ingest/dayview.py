@@ -27,8 +27,8 @@ import pandas as pd
 from sqlalchemy import String, cast, select
 from sqlalchemy.orm import Session
 
+from core.schema import MAX_UTC_OFFSET_S
 from ingest.models import DailyTotalRow, Patient, StepIntervalRow
-from ingest.schema import MAX_UTC_OFFSET_S
 
 INTERVAL_COLUMNS = [
     "patient_id",
@@ -52,6 +52,8 @@ DAY_COLUMNS = [
     "daily_total_steps",
     "provisional",
 ]
+# Which source wins where sources overlap, unless settings or the patient say otherwise.
+DEFAULT_SOURCE_PRIORITY = ("garmin/*", "google-health/*", "fitbit-export/*", "csv/*")
 _MAX_OFFSET = timedelta(seconds=MAX_UTC_OFFSET_S)
 # Keeps each patient's timeline apart when all patients are merged at once.
 _PATIENT_SPAN_S = 1 << 34
@@ -319,13 +321,9 @@ def load(
     patient_ids: Sequence[str] | None = None,
     first: date | None = None,
     last: date | None = None,
-    default_priority: Sequence[str] | None = None,
+    default_priority: Sequence[str] = DEFAULT_SOURCE_PRIORITY,
 ) -> DayView:
     """The day view of the patients and local-date range, read once."""
-    if default_priority is None:
-        from ingest.settings import get_settings
-
-        default_priority = get_settings().source_priority
     priorities = patient_priorities(session, patient_ids)
     raw = read_intervals(session, patient_ids, first, last)
     merged = merge_sources(raw, priorities, default_priority)

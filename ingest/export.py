@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta, timezone
 
 import pandas as pd
@@ -21,9 +22,15 @@ def _iso_utc(value: pd.Timestamp) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def collect(session: Session, patient_id: str, first: date, last: date) -> dict:
+def collect(
+    session: Session,
+    patient_id: str,
+    first: date,
+    last: date,
+    source_priority: Sequence[str] = dayview.DEFAULT_SOURCE_PRIORITY,
+) -> dict:
     get_patient(session, patient_id)
-    view = dayview.load(session, [patient_id], first, last)
+    view = dayview.load(session, [patient_id], first, last, source_priority)
     raw, merged, days = view.raw, view.merged, view.days
     counted = set(map(tuple, merged[_KEY].itertuples(index=False)))
     intervals = [

@@ -6,9 +6,10 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.clock import utcnow
+from core.errors import NotFound
 from ingest.crypto import Cipher
-from ingest.errors import NotFound
-from ingest.models import LinkedAccount, LinkStatus, utcnow
+from ingest.models import LinkedAccount, LinkStatus
 from ingest.patients import get_patient
 
 

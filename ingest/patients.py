@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ingest.errors import NotFound, StridewiseError
+from core.errors import NotFound, StridewiseError
 from ingest.models import Patient, Therapist
 
 

@@ -23,8 +23,9 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from ingest.models import DailyTotalRow, Device, Patient, StepIntervalRow, utcnow
-from ingest.schema import MAX_UTC_OFFSET_S, DailyTotal, StepBatch, StepInterval
+from core.clock import utcnow
+from core.schema import MAX_UTC_OFFSET_S, DailyTotal, StepBatch, StepInterval
+from ingest.models import DailyTotalRow, Device, Patient, StepIntervalRow
 
 MAX_INTERVAL_S = 24 * 3600
 

@@ -18,7 +18,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from rules.models import Alert
+from ingest.programme_models import Alert
 
 STATE_RULES = frozenset({"no_sync", "disconnected"})
 ACTIVE = ("open", "acknowledged")

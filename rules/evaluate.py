@@ -7,6 +7,7 @@ and a day is judged only once it has settled.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -15,14 +16,15 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.clock import patient_zone, utcnow
 from ingest import dayview
 from ingest.db import transaction
-from ingest.models import LinkedAccount, LinkStatus, PainReport, Patient, utcnow
+from ingest.models import LinkedAccount, LinkStatus, PainReport, Patient
 from ingest.patients import get_patient
+from ingest.programme_models import ExemptDay, LevelOverride
 from rules import findings as rules
 from rules.alerts import AlertChanges, apply_findings
 from rules.metrics import calendar_frame, day_metrics, interval_day_metrics
-from rules.models import ExemptDay, LevelOverride
 from rules.pain import flare_days
 from rules.programme import run_programme
 from rules.programme_config import params_frame, patient_config
@@ -49,7 +51,7 @@ class EvaluationResult:
 
 
 def _zone(patient: Patient) -> ZoneInfo:
-    return ZoneInfo(patient.timezone or "UTC")
+    return patient_zone(patient.timezone)
 
 
 def _local_date(instant: datetime | None, zone: ZoneInfo) -> date | None:
@@ -98,7 +100,11 @@ def day_findings(days, plan, params, exempt, today) -> list[pd.DataFrame]:
 
 
 def assess(
-    session: Session, patients: list[Patient], now: datetime, today: date | None = None
+    session: Session,
+    patients: list[Patient],
+    now: datetime,
+    today: date | None = None,
+    source_priority: Sequence[str] = dayview.DEFAULT_SOURCE_PRIORITY,
 ) -> Assessment:
     ids = [p.id for p in patients]
     by_id = {p.id: p for p in patients}
@@ -107,7 +113,7 @@ def assess(
     accounts = list(session.scalars(select(LinkedAccount).where(LinkedAccount.patient_id.in_(ids))))
 
     last = max((t for _, t in clocks.values()), default=None)
-    view = dayview.load(session, ids, None, last)
+    view = dayview.load(session, ids, None, last, source_priority)
     raw, merged, totals, day_table = view.raw, view.merged, view.totals, view.days
 
     first_data = day_table.groupby("patient_id")["local_date"].min()
@@ -251,6 +257,7 @@ def evaluate(
     today: date | None = None,
     patient_id: str | None = None,
     now: datetime | None = None,
+    source_priority: Sequence[str] = dayview.DEFAULT_SOURCE_PRIORITY,
 ) -> EvaluationResult:
     """Run every rule for one patient or all, and update the alert records (idempotent).
 
@@ -263,6 +270,6 @@ def evaluate(
             patients = [get_patient(session, patient_id)]
         else:
             patients = list(session.scalars(select(Patient).order_by(Patient.id)))
-        result = assess(session, patients, now, today)
+        result = assess(session, patients, now, today, source_priority)
         changes = apply_findings(session, result.findings, result.today, result.settled_through)
     return EvaluationResult(patients=len(patients), changes=changes)

@@ -16,8 +16,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from ingest.errors import StridewiseError
-from ingest.settings import CONFIG_DIR
+from core.errors import StridewiseError
+
+# The programmes that ship with stridewise (config/programmes/<name>.toml).
+PROGRAMMES_DIR = Path(__file__).resolve().parents[1] / "config" / "programmes"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +95,10 @@ class ProgrammeConfig:
 
 
 @cache
-def load_programme(name: str = "walkback", config_dir: Path = CONFIG_DIR) -> ProgrammeConfig:
-    path = config_dir / "programmes" / f"{name}.toml"
+def load_programme(
+    name: str = "walkback", programmes_dir: Path = PROGRAMMES_DIR
+) -> ProgrammeConfig:
+    path = programmes_dir / f"{name}.toml"
     if not path.is_file():
         raise StridewiseError(f"no programme {name!r} (expected {path})")
     with path.open("rb") as handle:

@@ -12,14 +12,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ingest.errors import StridewiseError
-from ingest.models import PainReport, utcnow
+from core.clock import patient_zone, utcnow
+from core.errors import StridewiseError
+from ingest.models import PainReport
 from ingest.patients import get_patient
-from rules.models import EXEMPT_REASONS, ExemptDay, LevelOverride
+from ingest.programme_models import EXEMPT_REASONS, ExemptDay, LevelOverride
 
 
 def _zone(session: Session, patient_id: str) -> ZoneInfo:
-    return ZoneInfo(get_patient(session, patient_id).timezone or "UTC")
+    return patient_zone(get_patient(session, patient_id).timezone)
 
 
 def add_pain(

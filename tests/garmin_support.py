@@ -5,16 +5,16 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from adapters.base import AccountRef
-from adapters.sandbox.garmin import GarminSandbox, GarminUser
-from adapters.sandbox.garmin import sandbox_settings as garmin_hosts
-from adapters.sandbox.walker import Walker
+from core.source import AccountRef
 from ingest.crypto import Cipher
 from ingest.db import transaction
 from ingest.linking import link_account
 from ingest.models import Therapist
 from ingest.patients import add_patient
-from ingest.settings import Settings
+from sandbox.garmin import GarminSandbox, GarminUser
+from sandbox.garmin import sandbox_settings as garmin_hosts
+from sandbox.walker import Walker
+from stridewise.settings import Settings
 
 # A Tuesday, two days after the US spring-forward (2026-03-08).
 NOW = datetime(2026, 3, 10, 15, 7, tzinfo=UTC)

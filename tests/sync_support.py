@@ -14,11 +14,11 @@ from itertools import pairwise
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from adapters.base import AccountRef, DateWindow, FetchResult
-from adapters.sandbox.walker import DayShape, Walker
+from core.schema import DailyTotal, StepBatch, StepInterval
+from core.source import AccountRef, DateWindow, FetchResult
 from ingest.crypto import Cipher
 from ingest.models import LinkedAccount, Patient, StepIntervalRow, SyncRun, Therapist
-from ingest.schema import DailyTotal, StepBatch, StepInterval
+from sandbox.walker import DayShape, Walker
 
 SHORT_DAY = DayShape(wear_hours=(9, 12))  # a few hours of minutes: keeps tests fast
 

@@ -10,14 +10,14 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from adapters.sandbox.garmin import GarminSandbox, GarminUser
-from adapters.sandbox.garmin import create_app as garmin_app
-from adapters.sandbox.google_faults import Fault
-from adapters.sandbox.google_health import GoogleSandboxState
-from adapters.sandbox.google_health import create_app as google_app
-from adapters.sandbox.google_health import sandbox_settings as google_settings
-from adapters.sandbox.serve import serve_in_thread
-from adapters.sandbox.walker import DayShape, Walker
+from sandbox.garmin import GarminSandbox, GarminUser
+from sandbox.garmin import create_app as garmin_app
+from sandbox.google_faults import Fault
+from sandbox.google_health import GoogleSandboxState
+from sandbox.google_health import create_app as google_app
+from sandbox.google_health import sandbox_settings as google_settings
+from sandbox.serve import serve_in_thread
+from sandbox.walker import DayShape, Walker
 
 WEAR_HOURS = (9, 12)  # a few hours of data a day keep hundreds of accounts fast
 

@@ -12,12 +12,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ingest.cli.main import app
 from ingest.credentials import CredentialStore
 from ingest.crypto import Cipher
 from ingest.db import transaction
 from ingest.linking import link_account
-from ingest.settings import get_settings
+from stridewise.cli.main import app
 
 runner = CliRunner()
 STRIDEWISE = Path(sys.executable).with_name("stridewise")
@@ -27,9 +26,7 @@ STRIDEWISE = Path(sys.executable).with_name("stridewise")
 def cli(db_url, monkeypatch):
     """Invoke the CLI in-process against a fresh database."""
     monkeypatch.setenv("STRIDEWISE_DATABASE_URL", db_url)
-    get_settings.cache_clear()
     yield lambda *args: runner.invoke(app, list(args), catch_exceptions=False)
-    get_settings.cache_clear()
 
 
 def test_people_import_and_export_round_trip(cli, tmp_path):
@@ -170,6 +167,5 @@ def test_secret_rotate_reencrypts_under_the_new_key(cli, factory, monkeypatch):
     with transaction(factory) as session:
         link_account(session, Cipher(old), "P1", "garmin", {"di_token": "t"})
     monkeypatch.setenv("STRIDEWISE_SECRET_KEY", f"{new},{old}")
-    get_settings.cache_clear()
     assert "1 linked account(s)" in cli("secret", "rotate").output
     assert CredentialStore(factory, Cipher(new)).load(1).data == {"di_token": "t"}

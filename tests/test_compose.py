@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 from sqlalchemy.engine import make_url
 
-from ingest.settings import Settings
+from stridewise.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -51,7 +51,7 @@ def test_the_commands_the_containers_run_exist():
     """Every ``stridewise ...`` the Dockerfile and compose run parses with the real CLI."""
     from typer.main import get_command
 
-    from ingest.cli.main import app
+    from stridewise.cli.main import app
 
     dockerfile = (ROOT / "Dockerfile").read_text()
     commands = [line for line in dockerfile.splitlines() if line.startswith("CMD")]

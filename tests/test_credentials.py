@@ -8,10 +8,10 @@ import time
 import pytest
 from sqlalchemy import select, text
 
+from core.errors import MissingSecretKey, StridewiseError
 from ingest.credentials import CredentialStore
 from ingest.crypto import Cipher, generate_key
 from ingest.db import transaction
-from ingest.errors import MissingSecretKey, StridewiseError
 from ingest.linking import link_account
 from ingest.models import LinkedAccount
 

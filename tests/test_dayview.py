@@ -9,6 +9,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core.schema import DailyTotal, StepBatch, StepInterval, local_date_of
 from ingest.dayview import (
     INTERVAL_COLUMNS,
     combine_days,
@@ -17,7 +18,6 @@ from ingest.dayview import (
     source_rank,
 )
 from ingest.db import transaction
-from ingest.schema import DailyTotal, StepBatch, StepInterval, local_date_of
 from ingest.store import write_batch
 
 T0 = datetime(2026, 3, 8, 6, 0, tzinfo=UTC)

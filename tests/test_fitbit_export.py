@@ -11,15 +11,15 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from adapters.fitbit_export import PROVIDER, DayFile, import_export, open_export, parse_day
-from adapters.sandbox.walker import DayShape, Walker
-from ingest.cli.main import app
+from adapters.fitbit_export import PROVIDER, DayFile, open_export, parse_day
+from core.errors import StridewiseError
 from ingest.db import transaction
-from ingest.errors import StridewiseError
-from ingest.logs import configure
 from ingest.models import Device, StepIntervalRow
 from ingest.patients import add_patient, add_therapist
-from ingest.settings import get_settings
+from sandbox.walker import DayShape, Walker
+from stridewise.cli.main import app
+from stridewise.imports.fitbit_export import import_export
+from stridewise.logs import configure
 
 ZONE = "America/New_York"
 FIRST = date(2026, 10, 30)  # four days across the 2026-11-01 fall-back
@@ -155,11 +155,9 @@ def test_a_path_that_is_no_export_is_refused(tmp_path):
 def test_the_cli_imports_an_export_with_the_patients_zone(patient, db_url, tmp_path, monkeypatch):
     path = write_zip(tmp_path, export_days(FIRST, 2))
     monkeypatch.setenv("STRIDEWISE_DATABASE_URL", db_url)
-    get_settings.cache_clear()
     try:
         result = CliRunner().invoke(app, ["import", "fitbit-export", "--patient", "p1", str(path)])
     finally:
-        get_settings.cache_clear()
         configure()
     assert result.exit_code == 0, result.output
     assert "2 day files, 2,880 minutes read" in result.output

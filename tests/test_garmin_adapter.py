@@ -13,15 +13,16 @@ import pytest
 from garmin_support import NOW, link_patient, new_sandbox, new_user, sandbox_settings
 from sqlalchemy import select
 
-from adapters.base import DateWindow
-from adapters.errors import AuthRevoked, BadData, RateLimited, Transient
 from adapters.garmin import GarminAdapter
-from adapters.sandbox.garmin import create_app
-from adapters.sandbox.serve import serve_in_thread
+from core.errors import AuthRevoked, BadData, RateLimited, Transient
+from core.source import DateWindow
 from ingest.credentials import CredentialStore
 from ingest.db import transaction
 from ingest.models import DailyTotalRow, Device, StepIntervalRow
 from ingest.store import write_batch
+from sandbox.garmin import create_app
+from sandbox.serve import serve_in_thread
+from stridewise.providers import garmin_config
 
 TODAY = date(2026, 3, 10)  # NOW in New York
 DST_DAY = date(2026, 3, 8)
@@ -50,7 +51,7 @@ def store(factory, cipher):
 
 
 def adapter_for(settings, store) -> GarminAdapter:
-    return GarminAdapter(settings, store, clock=lambda: NOW)
+    return GarminAdapter(garmin_config(settings), store, clock=lambda: NOW)
 
 
 def window(first: date, last: date = TODAY) -> DateWindow:
@@ -345,7 +346,9 @@ def test_tokens_stored_meanwhile_are_not_overwritten(served, settings, store, fa
             assert self.save_if_unchanged(account_id, relinked, loaded.version)
             return loaded
 
-    adapter = GarminAdapter(settings, RelinkDuringFetch(factory, cipher), clock=lambda: NOW)
+    adapter = GarminAdapter(
+        garmin_config(settings), RelinkDuringFetch(factory, cipher), clock=lambda: NOW
+    )
     adapter.fetch(account, window(TODAY))
     assert store.load(account.account_id).data == relinked
 

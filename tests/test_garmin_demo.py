@@ -10,18 +10,19 @@ from zoneinfo import ZoneInfo
 from garmin_support import sandbox_settings as settings_for
 from sqlalchemy import select
 
-from adapters.garmin.demo import (
+from core.clock import utcnow
+from ingest.db import transaction
+from ingest.models import DailyTotalRow, LinkedAccount, StepIntervalRow, Therapist
+from ingest.patients import add_patient
+from sandbox.garmin import create_app
+from sandbox.serve import serve_in_thread
+from stridewise.demo.garmin import (
     DEMO_ZONE,
     demo_sandbox,
     link_demo_patient,
     sandbox_settings,
 )
-from adapters.sandbox.garmin import create_app
-from adapters.sandbox.serve import serve_in_thread
-from ingest.db import transaction
-from ingest.models import DailyTotalRow, LinkedAccount, StepIntervalRow, Therapist, utcnow
-from ingest.patients import add_patient
-from ingest.sync.runner import run_cycle
+from stridewise.wiring import run_cycle
 
 
 def test_demo_patient_is_linked_and_synced(factory, secret_key):

@@ -11,19 +11,20 @@ from garmin_support import NOW, new_sandbox, new_user, sandbox_settings
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from adapters.base import AccountRef, DateWindow
 from adapters.garmin import GarminAdapter
-from adapters.garmin.login import link_garmin
-from adapters.sandbox.garmin import create_app
-from adapters.sandbox.garmin import sandbox_settings as garmin_hosts
-from adapters.sandbox.serve import serve_in_thread
-from ingest.cli.main import app
+from core.errors import NotFound, StridewiseError
+from core.source import AccountRef, DateWindow
 from ingest.credentials import CredentialStore
+from ingest.crypto import Cipher
 from ingest.db import transaction
-from ingest.errors import NotFound, StridewiseError
 from ingest.models import LinkedAccount, Therapist
 from ingest.patients import add_patient
-from ingest.settings import get_settings
+from sandbox.garmin import create_app
+from sandbox.garmin import sandbox_settings as garmin_hosts
+from sandbox.serve import serve_in_thread
+from stridewise.cli.main import app
+from stridewise.linking.garmin import link_garmin
+from stridewise.providers import garmin_config
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +69,15 @@ def test_mfa_link_stores_only_working_tokens(served, settings, factory, cipher, 
     user = sandbox.add_user(new_user(mfa_code="482913"))
     codes = Codes("482913")
 
-    link_garmin(factory, settings, patient, user.email, user.password, codes)
+    link_garmin(
+        factory,
+        Cipher(settings.secret_key),
+        garmin_config(settings),
+        patient,
+        user.email,
+        user.password,
+        codes,
+    )
 
     account = stored_link(factory)
     assert codes.asked == 1
@@ -78,9 +87,9 @@ def test_mfa_link_stores_only_working_tokens(served, settings, factory, cipher, 
     assert user.password not in str(secret) and user.password.encode() not in account.credentials
     ref = AccountRef(account.id, patient, "garmin", account.external_user_id, "America/New_York")
     today = NOW.date()
-    result = GarminAdapter(settings, CredentialStore(factory, cipher), clock=lambda: NOW).fetch(
-        ref, DateWindow(today - timedelta(days=1), today)
-    )
+    result = GarminAdapter(
+        garmin_config(settings), CredentialStore(factory, cipher), clock=lambda: NOW
+    ).fetch(ref, DateWindow(today - timedelta(days=1), today))
     assert len(result.batch.daily_totals) == 2
 
 
@@ -88,7 +97,15 @@ def test_no_code_is_asked_when_garmin_wants_none(served, settings, factory, pati
     sandbox, _ = served
     user = sandbox.add_user(new_user())
     codes = Codes("never used")
-    link = link_garmin(factory, settings, patient, user.email, user.password, codes)
+    link = link_garmin(
+        factory,
+        Cipher(settings.secret_key),
+        garmin_config(settings),
+        patient,
+        user.email,
+        user.password,
+        codes,
+    )
     assert codes.asked == 0 and link.display_name == user.display_name
     assert stored_link(factory).external_user_id == user.display_name
 
@@ -111,7 +128,13 @@ def test_failed_login_says_why_and_stores_nothing(
     try:
         with pytest.raises(StridewiseError) as caught:
             link_garmin(
-                factory, settings, patient, user.email, password or user.password, Codes(code)
+                factory,
+                Cipher(settings.secret_key),
+                garmin_config(settings),
+                patient,
+                user.email,
+                password or user.password,
+                Codes(code),
             )
     finally:
         sandbox.rate_limit_logins = False
@@ -125,7 +148,15 @@ def test_unknown_patient_costs_no_login(served, settings, factory):
     user = sandbox.add_user(new_user())
     before = sandbox.logins
     with pytest.raises(NotFound):
-        link_garmin(factory, settings, "nobody", user.email, user.password, Codes("1"))
+        link_garmin(
+            factory,
+            Cipher(settings.secret_key),
+            garmin_config(settings),
+            "nobody",
+            user.email,
+            user.password,
+            Codes("1"),
+        )
     assert sandbox.logins == before
 
 
@@ -134,9 +165,7 @@ def cli_env(served, db_url, secret_key):
     """The CLI reads its settings from the environment, like in production."""
     env = {"STRIDEWISE_DATABASE_URL": db_url, "STRIDEWISE_SECRET_KEY": secret_key}
     env.update({f"STRIDEWISE_{k.upper()}": v for k, v in garmin_hosts(served[1]).items()})
-    get_settings.cache_clear()
     yield env
-    get_settings.cache_clear()
 
 
 def test_cli_link_types_password_and_mfa_code(served, cli_env, factory, cipher, patient):
@@ -197,7 +226,7 @@ def test_cli_import_of_a_token_file_then_sync(
     assert result.exit_code == 0, result.output
     account = stored_link(factory)
     ref = AccountRef(account.id, patient, "garmin", account.external_user_id, "America/New_York")
-    fetched = GarminAdapter(settings, CredentialStore(factory, cipher), clock=lambda: NOW).fetch(
-        ref, DateWindow(NOW.date(), NOW.date())
-    )
+    fetched = GarminAdapter(
+        garmin_config(settings), CredentialStore(factory, cipher), clock=lambda: NOW
+    ).fetch(ref, DateWindow(NOW.date(), NOW.date()))
     assert fetched.batch.daily_totals[0].steps == sandbox.total(user, NOW.date())

@@ -14,12 +14,11 @@ import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.errors import AuthRevoked, BadData, ProviderError, RateLimited, Transient
 from adapters.garmin import credentials_from_token_file
 from adapters.garmin.adapter import MAX_DAYS_PER_CALL, chunks
 from adapters.garmin.errors import translate
 from adapters.garmin.parse import daily_totals, day_frame, intervals, primary_device
-from ingest.errors import StridewiseError
+from core.errors import AuthRevoked, BadData, ProviderError, RateLimited, StridewiseError, Transient
 
 NOW = datetime(2026, 3, 10, 15, tzinfo=UTC)
 

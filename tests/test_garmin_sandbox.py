@@ -8,10 +8,10 @@ from datetime import UTC, date, datetime, timedelta
 import httpx
 import pytest
 
-from adapters.sandbox.garmin import create_app
-from adapters.sandbox.garmin_state import GarminSandbox, GarminUser
-from adapters.sandbox.serve import serve_in_thread
-from adapters.sandbox.walker import DayShape, Walker
+from sandbox.garmin import create_app
+from sandbox.garmin_state import GarminSandbox, GarminUser
+from sandbox.serve import serve_in_thread
+from sandbox.walker import DayShape, Walker
 
 NOW = datetime(2025, 10, 28, 12, 0, tzinfo=UTC)  # two days after Europe's fall-back
 STATS = "/usersummary-service/stats/steps/daily"

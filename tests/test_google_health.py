@@ -16,28 +16,25 @@ import pytest
 from sqlalchemy import func, select, text
 from typer.testing import CliRunner
 
-from adapters.base import AccountRef, DateWindow
-from adapters.errors import AuthRevoked, BadData, RateLimited, Transient
 from adapters.google_health import GoogleHealthAdapter, credentials_from_token_file
-from adapters.google_health.consent import (
-    LinkedGoogleAccount,
-    LinkFailed,
-    follow_consent,
-    link_google_health,
-)
-from adapters.sandbox.google_faults import Fault
-from adapters.sandbox.google_health import GoogleSandboxState, create_app, sandbox_settings
-from adapters.sandbox.serve import serve_in_thread
-from adapters.sandbox.walker import DayShape
-from ingest.cli.main import app
+from adapters.google_health.consent import LinkFailed, follow_consent
+from core.errors import AuthRevoked, BadData, RateLimited, Transient
+from core.source import AccountRef, DateWindow
 from ingest.credentials import CredentialStore
 from ingest.db import transaction
-from ingest.logs import configure
 from ingest.models import DailyTotalRow, LinkedAccount, Patient, StepIntervalRow
 from ingest.patients import add_patient, add_therapist
-from ingest.settings import Settings, get_settings
 from ingest.store import write_batch
-from ingest.sync.runner import run_cycle
+from sandbox.google_faults import Fault
+from sandbox.google_health import GoogleSandboxState, create_app, sandbox_settings
+from sandbox.serve import serve_in_thread
+from sandbox.walker import DayShape
+from stridewise.cli.main import app
+from stridewise.linking.google import LinkedGoogleAccount, link_google_health
+from stridewise.logs import configure
+from stridewise.providers import google_config
+from stridewise.settings import Settings
+from stridewise.wiring import run_cycle
 
 PATIENT = "p1"
 DST_DAY = date(2026, 3, 8)  # America/New_York springs forward: 23 hours
@@ -77,7 +74,13 @@ def clinic(factory):
 def link(clinic, cipher, settings, http, state, zone="America/New_York") -> LinkedGoogleAccount:
     state.users.setdefault(PATIENT, state.add_user(PATIENT, time_zone=zone))
     return link_google_health(
-        clinic, cipher, settings, PATIENT, follow_consent(http), http=http, login_hint=PATIENT
+        clinic,
+        cipher,
+        google_config(settings),
+        PATIENT,
+        follow_consent(http),
+        http=http,
+        login_hint=PATIENT,
     )
 
 
@@ -88,7 +91,7 @@ def ref(linked: LinkedGoogleAccount, zone: str | None = None) -> AccountRef:
 
 
 def adapter_for(settings, clinic, cipher, http, **kw) -> GoogleHealthAdapter:
-    return GoogleHealthAdapter(settings, CredentialStore(clinic, cipher), http, **kw)
+    return GoogleHealthAdapter(google_config(settings), CredentialStore(clinic, cipher), http, **kw)
 
 
 def stored(clinic, cipher, account_id: int) -> tuple[dict, int]:
@@ -132,7 +135,13 @@ def test_refused_consent_is_a_clear_error(clinic, cipher, settings, http, state)
     state.auto_create_users = False  # an unknown Google account: consent is denied
     with pytest.raises(LinkFailed, match="access_denied"):
         link_google_health(
-            clinic, cipher, settings, PATIENT, follow_consent(http), http=http, login_hint="nobody"
+            clinic,
+            cipher,
+            google_config(settings),
+            PATIENT,
+            follow_consent(http),
+            http=http,
+            login_hint="nobody",
         )
     with clinic() as session:
         assert session.scalars(select(LinkedAccount)).all() == []
@@ -158,7 +167,6 @@ def test_link_then_sync_shows_the_sandbox_daily_rollup_in_export(
 
     monkeypatch.setenv("STRIDEWISE_DATABASE_URL", db_url)
     monkeypatch.setenv("STRIDEWISE_SECRET_KEY", secret_key)
-    get_settings.cache_clear()
     try:
         result = CliRunner().invoke(
             app,
@@ -169,7 +177,6 @@ def test_link_then_sync_shows_the_sandbox_daily_rollup_in_export(
             catch_exceptions=False,
         )
     finally:
-        get_settings.cache_clear()
         configure()  # the CLI pointed the log at the runner's (now closed) stderr
     assert result.exit_code == 0, result.output
     exported = json.loads(result.output)["days"]
@@ -545,7 +552,9 @@ def test_after_invalid_grant_the_stored_tokens_are_read_again(
     expire_stored_token(clinic, cipher, linked.account_id)
     store = _RotatedElsewhere(clinic, cipher, http, settings, state)
     day = date(2026, 10, 5)
-    result = GoogleHealthAdapter(settings, store, http).fetch(ref(linked), DateWindow(day, day))
+    result = GoogleHealthAdapter(google_config(settings), store, http).fetch(
+        ref(linked), DateWindow(day, day)
+    )
     assert result.batch.intervals
     assert state.calls["refresh"] == 2  # the other worker's, and our refused one
     assert stored(clinic, cipher, linked.account_id)[0]["token"] == store.pending["token"]
@@ -587,7 +596,7 @@ def test_token_file_import_refreshes_through_the_configured_token_uri(
     ],
 )
 def test_bad_token_files_are_refused_with_a_reason(text, problem):
-    from ingest.errors import StridewiseError
+    from core.errors import StridewiseError
 
     with pytest.raises(StridewiseError, match=problem):
         credentials_from_token_file(text)

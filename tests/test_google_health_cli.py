@@ -14,17 +14,16 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from adapters.google_health.auth import SCOPES
-from adapters.sandbox.google_health import GoogleSandboxState, create_app, sandbox_settings
-from adapters.sandbox.serve import serve_in_thread
-from ingest.cli.main import app
+from core.errors import StridewiseError
 from ingest.credentials import CredentialStore
 from ingest.crypto import Cipher
 from ingest.db import transaction
-from ingest.errors import StridewiseError
-from ingest.logs import configure
 from ingest.models import LinkedAccount
 from ingest.patients import add_patient, add_therapist
-from ingest.settings import get_settings
+from sandbox.google_health import GoogleSandboxState, create_app, sandbox_settings
+from sandbox.serve import serve_in_thread
+from stridewise.cli.main import app
+from stridewise.logs import configure
 
 STRIDEWISE = str(Path(sys.executable).with_name("stridewise"))
 TOKEN_FILE = {
@@ -45,9 +44,7 @@ def cli(factory, db_url, secret_key, monkeypatch):
         add_patient(session, "p1", "Sam", None, "t1")
     monkeypatch.setenv("STRIDEWISE_DATABASE_URL", db_url)
     monkeypatch.setenv("STRIDEWISE_SECRET_KEY", secret_key)
-    get_settings.cache_clear()
     yield lambda *args: CliRunner().invoke(app, list(args))
-    get_settings.cache_clear()
     configure()
 
 

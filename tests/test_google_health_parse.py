@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from adapters.google_health.api import HealthApi, _retry_after
 from adapters.google_health.consent import FixedToken
 from adapters.google_health.parse import parse_points, parse_rollups
-from adapters.sandbox.google_health import GoogleSandboxState, create_app
-from adapters.sandbox.serve import serve_in_thread
-from adapters.sandbox.walker import DayShape
+from sandbox.google_health import GoogleSandboxState, create_app
+from sandbox.serve import serve_in_thread
+from sandbox.walker import DayShape
 
 instants = st.datetimes(
     min_value=datetime(2020, 1, 1), max_value=datetime(2030, 12, 31), timezones=st.just(UTC)

@@ -14,14 +14,14 @@ import googleapiclient
 import httpx
 import pytest
 
-from adapters.sandbox.google_faults import Fault
-from adapters.sandbox.google_health import (
+from sandbox.google_faults import Fault
+from sandbox.google_health import (
     ACTIVITY_SCOPE,
     GoogleSandboxState,
     create_app,
     sandbox_settings,
 )
-from adapters.sandbox.serve import serve_in_thread
+from sandbox.serve import serve_in_thread
 
 DOC = json.loads(
     (Path(googleapiclient.__file__).parent / "discovery_cache/documents/health.v4.json").read_text()

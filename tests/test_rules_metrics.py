@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rules_support import PRIORITY, Day, interval_frame, minute_rows, row, totals_frame
 
-from adapters.sandbox.walker import local_minutes
 from ingest.dayview import combine_days, merge_sources
 from rules.metrics import calendar_frame, day_metrics, interval_day_metrics
 from rules.programme_config import load_programme, params_frame
+from sandbox.walker import local_minutes
 
 PARAMS = params_frame({"p1": load_programme()})
 

@@ -12,18 +12,17 @@ from rules_support import Day, minute_rows
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from ingest.cli.main import app
+from core.errors import NotFound, StridewiseError
+from core.schema import StepBatch, StepInterval
 from ingest.db import transaction
-from ingest.errors import NotFound, StridewiseError
 from ingest.models import LinkedAccount, PainReport
 from ingest.patients import add_patient, add_therapist
-from ingest.schema import StepBatch, StepInterval
-from ingest.settings import get_settings
+from ingest.programme_models import Alert
 from ingest.store import write_batch
-from rules.demo import evaluate_stories, seed_stories, stories, story_alerts
 from rules.evaluate import evaluate
-from rules.models import Alert
 from rules.reports import add_exempt, add_pain
+from stridewise.cli.main import app
+from stridewise.demo.stories import evaluate_stories, seed_stories, stories, story_alerts
 
 ZONE = "Europe/London"
 FIRST = date(2026, 3, 2)
@@ -196,9 +195,7 @@ def test_exempt_days_stop_an_inactivity_alert(factory):
 def cli(db_url, monkeypatch):
     """The CLI in-process against the test database (configured by environment)."""
     monkeypatch.setenv("STRIDEWISE_DATABASE_URL", db_url)
-    get_settings.cache_clear()
     yield lambda *args: CliRunner().invoke(app, list(args), catch_exceptions=False)
-    get_settings.cache_clear()
 
 
 def test_cli_evaluate_and_alerts_json(factory, cli):

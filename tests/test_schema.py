@@ -14,7 +14,7 @@ import ingest
 import rules
 from ingest.db import schema_is_current
 from ingest.models import Base
-from ingest.settings import Settings
+from stridewise.settings import Settings
 
 
 def _import_all_models() -> None:

@@ -9,9 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from core.schema import DailyTotal, DeviceInfo, StepBatch, StepInterval
 from ingest.db import transaction
 from ingest.models import DailyTotalRow, Device, StepIntervalRow
-from ingest.schema import DailyTotal, DeviceInfo, StepBatch, StepInterval
 from ingest.store import write_batch
 
 T0 = datetime(2026, 3, 8, 6, 0, tzinfo=UTC)

@@ -14,16 +14,16 @@ from rich.console import Console
 from sync_support import seed_accounts
 from sync_worlds import GarminWorld
 
-from ingest.cli.sync_cmd import run_and_show_cycle
 from ingest.db import make_engine, session_factory, upgrade
-from ingest.settings import Settings
-from ingest.sync.scheduler import (
+from stridewise.cli.sync_cmd import run_and_show_cycle
+from stridewise.jobs import (
     DAILY_RULES_JOB,
     SYNC_TICK_JOB,
     build_scheduler,
     patients_in_their_morning,
 )
-from ingest.web.app import create_app
+from stridewise.settings import Settings
+from stridewise.web.app import create_app
 
 STRIDEWISE = str(Path(sys.executable).with_name("stridewise"))
 

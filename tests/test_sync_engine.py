@@ -16,7 +16,7 @@ from sync_support import (
     stored_minutes,
 )
 
-from adapters.errors import AuthRevoked, BadData, RateLimited, Transient
+from core.errors import AuthRevoked, BadData, RateLimited, Transient
 from ingest.db import transaction
 from ingest.linking import link_account
 from ingest.models import DailyTotalRow, LinkedAccount, StepIntervalRow, SyncRun

@@ -15,9 +15,8 @@ from sync_support import overlapping_runs, seed_accounts
 from sync_worlds import WORLDS, local_days
 
 from ingest.models import LinkedAccount, StepIntervalRow, SyncRun
-from ingest.settings import Settings
-from ingest.sync.engine import Sources
-from ingest.sync.runner import run_cycle
+from stridewise.settings import Settings
+from stridewise.wiring import run_cycle, sources_for
 
 ZONES = ("Europe/Oslo", "America/New_York", "Asia/Kathmandu", "Pacific/Auckland")
 BACKFILL_DAYS = 2
@@ -102,7 +101,7 @@ def test_bursts_of_faults_across_many_accounts(world, served, factory, db_url, s
         world.malformed(p)
     healthy = set(ids[12:])
     settings = settings_for(db_url, secret_key, served)
-    sources = Sources.from_settings(factory, settings)
+    sources = sources_for(factory, settings)
     clock = Clock()
 
     first = run_cycle(factory, settings, "w1", sources=sources, clock=clock)
@@ -152,7 +151,7 @@ def test_a_revoked_link_among_healthy_ones(world, served, factory, db_url, secre
     world.revoke(revoked)
     world.expire_tokens(revoked)
     settings = settings_for(db_url, secret_key, served)
-    sources = Sources.from_settings(factory, settings)
+    sources = sources_for(factory, settings)
     clock = Clock()
     report = run_cycle(factory, settings, "w1", sources=sources, clock=clock)
     outcomes = {r.patient_id: (r.outcome, r.error_kind) for r in report.results}
@@ -196,7 +195,7 @@ def test_token_refreshes_racing_in_two_workers(world, served, factory, db_url, s
     barrier = threading.Barrier(2)
 
     def worker(name: str) -> None:
-        sources = Sources.from_settings(factory, settings)  # each worker its own adapter
+        sources = sources_for(factory, settings)  # each worker its own adapter
         barrier.wait()
         reports[name] = run_cycle(factory, settings, name, sources=sources)
 

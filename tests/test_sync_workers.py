@@ -21,8 +21,7 @@ from sync_worlds import WORLDS
 from test_sync_faults import ZONES, expected_by_day, settings_for, stored_by_day
 
 from ingest.models import LinkedAccount, SyncRun
-from ingest.sync.engine import Sources
-from ingest.sync.runner import run_cycle
+from stridewise.wiring import run_cycle, sources_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -175,7 +174,7 @@ def test_a_worker_killed_mid_sync_loses_nothing(
         done_before = succeeded(factory)
 
         # Nobody takes the dead worker's accounts while its leases last...
-        sources = Sources.from_settings(factory, settings)
+        sources = sources_for(factory, settings)
         now = datetime.now(UTC)
         early = run_cycle(factory, settings, "rescuer", sources=sources, clock=lambda: now)
         assert not in_flight & {r.account_id for r in early.results}

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.sandbox.walker import DayShape, Walker
+from sandbox.walker import DayShape, Walker
 
 
 @settings(max_examples=80, deadline=None)

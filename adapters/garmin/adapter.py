@@ -20,14 +20,13 @@ from zoneinfo import ZoneInfo
 import structlog
 from garminconnect import Garmin
 
-from adapters.base import AccountRef, DateWindow, FetchResult
-from adapters.errors import BadData
 from adapters.garmin.client import TOKEN_KEYS, client_with_tokens, current_tokens
+from adapters.garmin.config import GarminConfig
 from adapters.garmin.errors import translated
 from adapters.garmin.parse import PROVIDER, daily_totals, day_frame, intervals, primary_device
-from ingest.credentials import CredentialStore, StoredCredentials
-from ingest.models import utcnow
-from ingest.settings import Settings
+from core.clock import utcnow
+from core.errors import BadData
+from core.source import AccountRef, CredentialVault, DateWindow, FetchResult, StoredCredentials
 
 log = structlog.get_logger(__name__)
 
@@ -62,19 +61,19 @@ class GarminAdapter:
 
     def __init__(
         self,
-        settings: Settings,
-        credentials: CredentialStore,
+        config: GarminConfig,
+        credentials: CredentialVault,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self._settings = settings
+        self._config = config
         self._credentials = credentials
         self._clock = clock
-        self.lookback_days = settings.garmin_lookback_days
+        self.lookback_days = config.lookback_days
 
     def fetch(self, account: AccountRef, window: DateWindow) -> FetchResult:
         stored = self._credentials.load(account.account_id)
         with translated():
-            garmin = client_with_tokens(self._settings, stored.data)
+            garmin = client_with_tokens(self._config, stored.data)
         try:
             return self._fetch(garmin, account, window)
         finally:
@@ -101,7 +100,7 @@ class GarminAdapter:
             result.batch.daily_totals.extend(totals)
             result.skipped.extend(skipped)
 
-        recent = today - timedelta(days=self._settings.garmin_intraday_days - 1)
+        recent = today - timedelta(days=self._config.intraday_days - 1)
         day = max(window.first, recent)
         while day <= last:
             self._fetch_day(garmin, calls, account, day, zone, device_name, result)

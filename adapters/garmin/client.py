@@ -16,7 +16,7 @@ from typing import Any
 from garminconnect import Garmin
 from garminconnect.client import DI_TOKEN_URL, Client
 
-from ingest.settings import Settings
+from adapters.garmin.config import GarminConfig
 
 # The library logs a full traceback at ERROR for every failed call, including the
 # expected 429s; errors are translated and logged by us instead (never tokens).
@@ -26,28 +26,28 @@ TOKEN_KEYS = ("di_token", "di_refresh_token", "di_client_id")
 
 
 class _ConfiguredClient(Client):
-    """The library's client with the DI token endpoint taken from the settings."""
+    """The library's client with the DI token endpoint taken from the configuration."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, config: GarminConfig) -> None:
         super().__init__()
-        self._connectapi = settings.garmin_api_url.rstrip("/")
-        self._sso = settings.garmin_sso_url.rstrip("/")
-        self._token_url = settings.garmin_token_url
+        self._connectapi = config.api_url.rstrip("/")
+        self._sso = config.sso_url.rstrip("/")
+        self._token_url = config.token_url
 
     def _http_post(self, url: str, **kwargs: Any) -> Any:
         return super()._http_post(self._token_url if url == DI_TOKEN_URL else url, **kwargs)
 
 
-def new_client(settings: Settings) -> Garmin:
+def new_client(config: GarminConfig) -> Garmin:
     """A client pointed at the configured hosts, holding no credentials yet."""
     garmin = Garmin()
-    garmin.client = _ConfiguredClient(settings)
+    garmin.client = _ConfiguredClient(config)
     return garmin
 
 
-def client_with_tokens(settings: Settings, tokens: dict) -> Garmin:
+def client_with_tokens(config: GarminConfig, tokens: dict) -> Garmin:
     """A client that uses stored tokens (loading them is not a login: no password)."""
-    garmin = new_client(settings)
+    garmin = new_client(config)
     garmin.client.loads(json.dumps({key: tokens.get(key) for key in TOKEN_KEYS}))
     return garmin
 

@@ -30,7 +30,7 @@ from garminconnect import (
     GarminConnectTooManyRequestsError,
 )
 
-from adapters.errors import AuthRevoked, BadData, ProviderError, RateLimited, Transient
+from core.errors import AuthRevoked, BadData, ProviderError, RateLimited, Transient
 
 # Garmin sends no Retry-After and punishes quick retries (longer IP blocks).
 RATE_LIMIT_BACKOFF_S = 3600.0

@@ -1,6 +1,6 @@
-"""Linking a Garmin account: one password login (plus the MFA code Garmin emails),
-kept only as tokens. Used by ``stridewise link garmin`` and the demo; never on a
-schedule (Garmin rate-limits logins per IP and punishes retries)."""
+"""Logging in to Garmin: one password login (plus the MFA code Garmin emails),
+kept only as tokens. Used when linking; never on a schedule (Garmin rate-limits
+logins per IP and punishes retries)."""
 
 from __future__ import annotations
 
@@ -13,19 +13,13 @@ from garminconnect import (
     GarminConnectConnectionError,
     GarminConnectTooManyRequestsError,
 )
-from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.garmin.adapter import SOCIAL_PROFILE
 from adapters.garmin.client import current_tokens, new_client
+from adapters.garmin.config import GarminConfig
 from adapters.garmin.errors import causes, status_of
-from adapters.garmin.parse import PROVIDER
 from adapters.garmin.tokens import valid_tokens
-from ingest.crypto import Cipher
-from ingest.db import transaction
-from ingest.errors import StridewiseError
-from ingest.linking import link_account
-from ingest.patients import get_patient
-from ingest.settings import Settings
+from core.errors import StridewiseError
 
 
 @dataclass(frozen=True)
@@ -47,7 +41,7 @@ def _reason(err: Exception) -> str:
 
 
 def log_in(
-    settings: Settings, email: str, password: str, mfa_code: Callable[[], str]
+    config: GarminConfig, email: str, password: str, mfa_code: Callable[[], str]
 ) -> GarminLink:
     """Log in once; ``mfa_code`` is asked only when Garmin wants a code.
 
@@ -56,7 +50,7 @@ def log_in(
     whatever account that is. Raises :class:`StridewiseError` with one line
     saying why a login failed.
     """
-    garmin = new_client(settings)
+    garmin = new_client(config)
     try:
         status, _ = garmin.client.login(email, password, return_on_mfa=True)
         if status == "needs_mfa":
@@ -77,25 +71,3 @@ def log_in(
         raise StridewiseError("Garmin login failed: the account has no display name yet")
     return GarminLink(valid_tokens(current_tokens(garmin)), name)
 
-
-def link_garmin(
-    factory: sessionmaker[Session],
-    settings: Settings,
-    patient_id: str,
-    email: str,
-    password: str,
-    mfa_code: Callable[[], str],
-) -> GarminLink:
-    """Log in and store the tokens on the patient's Garmin link (a relink replaces them).
-
-    The patient and the encryption key are checked first, so a mistake there costs
-    no login attempt (Garmin counts them)."""
-    cipher = Cipher(settings.secret_key)
-    with factory() as session:
-        get_patient(session, patient_id)
-    link = log_in(settings, email, password, mfa_code)
-    with transaction(factory) as session:
-        link_account(
-            session, cipher, patient_id, PROVIDER, link.tokens, external_user_id=link.display_name
-        )
-    return link

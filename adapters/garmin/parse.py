@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from adapters.errors import AuthRevoked, BadData
-from ingest.schema import MAX_UTC_OFFSET_S, DailyTotal, DeviceInfo, StepInterval, local_date_of
+from core.errors import AuthRevoked, BadData
+from core.schema import MAX_UTC_OFFSET_S, DailyTotal, DeviceInfo, StepInterval, local_date_of
 
 PROVIDER = "garmin"
 NO_DATA_LEVEL = "none"

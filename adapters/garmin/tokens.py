@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 from adapters.garmin.client import TOKEN_KEYS
-from ingest.errors import StridewiseError
+from core.errors import StridewiseError
 
 
 def credentials_from_token_file(text: str) -> dict:

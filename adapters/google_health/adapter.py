@@ -19,22 +19,17 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import httpx
 
-from adapters.base import AccountRef, DateWindow, FetchResult
 from adapters.google_health.api import MAX_ROLLUP_DAYS, HealthApi
 from adapters.google_health.auth import AccountTokens, HttpxTransport
+from adapters.google_health.config import GoogleHealthConfig
 from adapters.google_health.parse import parse_points, parse_rollups
-from ingest.credentials import CredentialStore
-from ingest.schema import DeviceInfo
-from ingest.settings import Settings
-from ingest.sync.window import local_today
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
+from core.clock import local_today, utcnow
+from core.schema import DeviceInfo
+from core.source import AccountRef, CredentialVault, DateWindow, FetchResult
 
 
 class GoogleHealthAdapter:
@@ -42,12 +37,12 @@ class GoogleHealthAdapter:
 
     def __init__(
         self,
-        settings: Settings,
-        credentials: CredentialStore,
+        config: GoogleHealthConfig,
+        credentials: CredentialVault,
         http: httpx.Client | None = None,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self._settings = settings
+        self._config = config
         self._credentials = credentials
         self._http = http or httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0))
         self._transport = HttpxTransport(self._http)
@@ -58,14 +53,14 @@ class GoogleHealthAdapter:
 
     def fetch(self, account: AccountRef, window: DateWindow) -> FetchResult:
         tokens = AccountTokens(
-            self._credentials, account.account_id, self._settings, self._transport, self._clock
+            self._credentials, account.account_id, self._config, self._transport, self._clock
         )
-        api = HealthApi(self._http, self._settings.google_health_api_url, tokens)
+        api = HealthApi(self._http, self._config.api_url, tokens)
         result = FetchResult()
         end = window.last + timedelta(days=1)
         parse_seconds = 0.0
         devices: dict[str, DeviceInfo] = {}
-        for page in api.step_pages(window.first, end, self._settings.google_page_size):
+        for page in api.step_pages(window.first, end, self._config.page_size):
             started = time.perf_counter()
             intervals, seen, skipped = parse_points(page.get("dataPoints", []), account.patient_id)
             result.batch.intervals.extend(intervals)

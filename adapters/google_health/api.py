@@ -1,6 +1,6 @@
 """The only code that talks to the Google Health API.
 
-Every failure leaves as one of :mod:`adapters.errors`:
+Every failure leaves as one of :mod:`core.errors`:
 
 - 401: the token is refreshed once and the call repeated; a second 401 (a
   fresh token refused) is ``AuthRevoked``; 403 (missing scope, or a legacy
@@ -23,7 +23,7 @@ from typing import Protocol
 
 import httpx
 
-from adapters.errors import AuthRevoked, BadData, RateLimited, Transient
+from core.errors import AuthRevoked, BadData, RateLimited, Transient
 
 STEPS = "v4/users/me/dataTypes/steps/dataPoints"
 MAX_ROLLUP_DAYS = 90

@@ -10,7 +10,7 @@ After ``invalid_grant`` the stored credentials are read once more: another
 worker may have rotated the refresh token we held. Only if nothing changed is
 the link declared dead (``AuthRevoked``).
 
-The token endpoint always comes from settings (never from the stored file), so
+The token endpoint always comes from the configuration (never from the stored file), so
 the same code runs against Google and against the sandbox.
 """
 
@@ -25,10 +25,9 @@ import google.auth.transport
 import httpx
 from google.oauth2.credentials import Credentials
 
-from adapters.errors import AuthRevoked, Transient
-from ingest.credentials import CredentialStore, StoredCredentials
-from ingest.errors import StridewiseError
-from ingest.settings import Settings
+from adapters.google_health.config import GoogleHealthConfig
+from core.errors import AuthRevoked, StridewiseError, Transient
+from core.source import CredentialVault, StoredCredentials
 
 ACTIVITY_SCOPE = "https://www.googleapis.com/auth/googlehealth.activity_and_fitness.readonly"
 SETTINGS_SCOPE = "https://www.googleapis.com/auth/googlehealth.settings.readonly"
@@ -100,14 +99,13 @@ def stored_form(credentials: Credentials) -> dict:
     return json.loads(credentials.to_json())
 
 
-def google_credentials(data: dict, settings: Settings) -> Credentials:
-    secret = settings.google_client_secret
+def google_credentials(data: dict, config: GoogleHealthConfig) -> Credentials:
     return Credentials(
         token=data.get("token"),
         refresh_token=data.get("refresh_token"),
-        token_uri=settings.google_oauth_token_url,
-        client_id=data.get("client_id") or settings.google_client_id,
-        client_secret=data.get("client_secret") or (secret.get_secret_value() if secret else None),
+        token_uri=config.token_url,
+        client_id=data.get("client_id") or config.client_id,
+        client_secret=data.get("client_secret") or config.client_secret,
         scopes=data.get("scopes"),
         expiry=_expiry(data),
     )
@@ -129,15 +127,15 @@ class AccountTokens:
 
     def __init__(
         self,
-        store: CredentialStore,
+        store: CredentialVault,
         account_id: int,
-        settings: Settings,
+        config: GoogleHealthConfig,
         transport: google.auth.transport.Request,
         clock: Callable[[], datetime],
     ) -> None:
         self._store = store
         self._account_id = account_id
-        self._settings = settings
+        self._config = config
         self._transport = transport
         self._clock = clock
         self._current: StoredCredentials | None = None
@@ -183,7 +181,7 @@ class AccountTokens:
             if current.version != seen and self._fresh(current.data, rejected):
                 self._current = current  # refreshed by someone else while we waited
                 return current.data["token"]
-            credentials = google_credentials(current.data, self._settings)
+            credentials = google_credentials(current.data, self._config)
             self.refresh_calls += 1
             try:
                 credentials.refresh(self._transport)

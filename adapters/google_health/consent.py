@@ -1,4 +1,5 @@
-"""Linking a patient: Google's authorization-code flow with PKCE and ``state``.
+"""Google's authorization-code flow with PKCE and ``state``, up to the new
+account's identity; storing the link is the application's job.
 
 The redirect comes back to a one-shot HTTP listener on a loopback port (the
 "installed app" pattern). Who opens the consent URL is a parameter: the CLI
@@ -17,24 +18,18 @@ import hashlib
 import secrets
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlparse
 
 import httpx
-from sqlalchemy.orm import Session, sessionmaker
 
-from adapters.errors import ProviderError
 from adapters.google_health.api import HealthApi
 from adapters.google_health.auth import SCOPES
-from ingest.crypto import Cipher
-from ingest.db import transaction
-from ingest.errors import StridewiseError
-from ingest.linking import link_account
-from ingest.patients import check_timezone, get_patient
-from ingest.settings import Settings
+from adapters.google_health.config import GoogleHealthConfig
+from core.errors import ProviderError, StridewiseError
 
 PROVIDER = "google-health"
 
@@ -52,22 +47,23 @@ class ConsentRequest:
 
 
 @dataclass(frozen=True, slots=True)
-class LinkedGoogleAccount:
-    account_id: int
+class GoogleIdentity:
+    """Who consented: Google's user id and the zone set in their Fitbit settings."""
+
     health_user_id: str
     timezone: str | None
 
 
 def consent_request(
-    settings: Settings, redirect_uri: str, login_hint: str | None = None
+    config: GoogleHealthConfig, redirect_uri: str, login_hint: str | None = None
 ) -> ConsentRequest:
-    if not settings.google_client_id:
+    if not config.client_id:
         raise LinkFailed("STRIDEWISE_GOOGLE_CLIENT_ID is not set")
     verifier = secrets.token_urlsafe(64)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
     state = secrets.token_urlsafe(24)
     params = {
-        "client_id": settings.google_client_id,
+        "client_id": config.client_id,
         "redirect_uri": redirect_uri,
         "response_type": "code",
         "scope": " ".join(SCOPES),
@@ -79,7 +75,7 @@ def consent_request(
     }
     if login_hint:
         params["login_hint"] = login_hint
-    url = f"{settings.google_oauth_authorize_url}?{urlencode(params)}"
+    url = f"{config.authorize_url}?{urlencode(params)}"
     return ConsentRequest(url, state, verifier, redirect_uri)
 
 
@@ -119,7 +115,7 @@ def loopback_receiver(port: int = 0) -> Iterator[ThreadingHTTPServer]:
 
 
 def run_consent(
-    settings: Settings,
+    config: GoogleHealthConfig,
     open_url: Callable[[str], None],
     http: httpx.Client,
     port: int = 0,
@@ -128,7 +124,7 @@ def run_consent(
 ) -> dict:
     """Consent -> authorized-user credentials (the dict stored on the link)."""
     with loopback_receiver(port) as receiver:
-        request = consent_request(settings, receiver.redirect_uri, login_hint)  # type: ignore[attr-defined]
+        request = consent_request(config, receiver.redirect_uri, login_hint)  # type: ignore[attr-defined]
         open_url(request.url)
         if not receiver.received.wait(timeout_s):  # type: ignore[attr-defined]
             raise LinkFailed(f"no consent came back within {timeout_s:.0f} s")
@@ -137,23 +133,22 @@ def run_consent(
         raise LinkFailed("the redirect's state does not match: refusing it (possible forgery)")
     if "error" in params:
         raise LinkFailed(f"consent was not given: {params['error']}")
-    return exchange_code(settings, http, request, params["code"])
+    return exchange_code(config, http, request, params["code"])
 
 
 def exchange_code(
-    settings: Settings, http: httpx.Client, request: ConsentRequest, code: str
+    config: GoogleHealthConfig, http: httpx.Client, request: ConsentRequest, code: str
 ) -> dict:
-    secret = settings.google_client_secret
     try:
         response = http.post(
-            settings.google_oauth_token_url,
+            config.token_url,
             data={
                 "grant_type": "authorization_code",
                 "code": code,
                 "code_verifier": request.verifier,
                 "redirect_uri": request.redirect_uri,
-                "client_id": settings.google_client_id,
-                "client_secret": secret.get_secret_value() if secret else "",
+                "client_id": config.client_id,
+                "client_secret": config.client_secret or "",
             },
         )
         body = response.json()
@@ -168,9 +163,9 @@ def exchange_code(
     return {
         "token": body["access_token"],
         "refresh_token": body["refresh_token"],
-        "token_uri": settings.google_oauth_token_url,
-        "client_id": settings.google_client_id,
-        "client_secret": secret.get_secret_value() if secret else "",
+        "token_uri": config.token_url,
+        "client_id": config.client_id,
+        "client_secret": config.client_secret or "",
         "scopes": str(body.get("scope", " ".join(SCOPES))).split(),
         "expiry": expiry.replace(tzinfo=None).isoformat() + "Z",
     }
@@ -189,16 +184,11 @@ class FixedToken:
         raise LinkFailed("Google refused the token it just issued")
 
 
-def complete_link(
-    factory: sessionmaker[Session],
-    cipher: Cipher,
-    settings: Settings,
-    http: httpx.Client,
-    patient_id: str,
-    credentials: dict,
-) -> LinkedGoogleAccount:
-    """Read identity and settings, then store the link (and the patient's zone if unset)."""
-    api = HealthApi(http, settings.google_health_api_url, FixedToken(credentials["token"]))
+def read_identity(
+    config: GoogleHealthConfig, http: httpx.Client, credentials: dict
+) -> GoogleIdentity:
+    """Who the new credentials belong to, read with the token just issued."""
+    api = HealthApi(http, config.api_url, FixedToken(credentials["token"]))
     try:
         identity, user_settings = api.identity(), api.settings()
     except ProviderError as err:
@@ -206,43 +196,8 @@ def complete_link(
     health_user_id = identity.get("healthUserId")
     if not isinstance(health_user_id, str) or not health_user_id:
         raise LinkFailed("Google Health sent no healthUserId")
-    with transaction(factory) as session:
-        patient = get_patient(session, patient_id)
-        zone = user_settings.get("timeZone")
-        if patient.timezone is None and isinstance(zone, str) and zone:
-            # An unknown zone name leaves the patient's zone for a person to set.
-            with suppress(StridewiseError):
-                patient.timezone = check_timezone(zone)
-        account = link_account(session, cipher, patient_id, PROVIDER, credentials, health_user_id)
-        return LinkedGoogleAccount(account.id, health_user_id, patient.timezone)
-
-
-def link_google_health(
-    factory: sessionmaker[Session],
-    cipher: Cipher,
-    settings: Settings,
-    patient_id: str,
-    open_url: Callable[[str], None],
-    http: httpx.Client | None = None,
-    port: int | None = None,
-    login_hint: str | None = None,
-) -> LinkedGoogleAccount:
-    """The whole link: consent, code exchange, identity/settings, stored link."""
-    with factory() as session:
-        get_patient(session, patient_id)  # fail before the consent round trip
-    client = http or httpx.Client(timeout=30.0)
-    try:
-        credentials = run_consent(
-            settings,
-            open_url,
-            client,
-            settings.google_redirect_port if port is None else port,
-            login_hint,
-        )
-        return complete_link(factory, cipher, settings, client, patient_id, credentials)
-    finally:
-        if http is None:
-            client.close()
+    zone = user_settings.get("timeZone")
+    return GoogleIdentity(health_user_id, zone if isinstance(zone, str) and zone else None)
 
 
 def follow_consent(http: httpx.Client) -> Callable[[str], None]:

@@ -3,7 +3,7 @@
 A point that is merely bad (missing field, negative count, an interval that
 ends before it starts, an impossible offset) is skipped with a reason; the
 good points beside it are kept. Each sample's local date comes from its own
-``startUtcOffset`` (see :attr:`ingest.schema.StepInterval.local_date`), so
+``startUtcOffset`` (see :attr:`core.schema.StepInterval.local_date`), so
 travel and DST days land steps on the day the wearer lived them.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta
 
-from ingest.schema import MAX_UTC_OFFSET_S, DailyTotal, DeviceInfo, StepInterval
+from core.schema import MAX_UTC_OFFSET_S, DailyTotal, DeviceInfo, StepInterval
 
 PROVIDER = "google-health"
 MAX_COUNT = 1_000_000  # the discovery document's range for steps.count

@@ -1,14 +1,17 @@
 """Alembic environment: runs against the engine handed in by ``ingest.db.upgrade``
-(or the configured database when called from the ``alembic`` command line)."""
+(or ``$STRIDEWISE_DATABASE_URL`` when called from the ``alembic`` command line)."""
+
+import os
 
 from alembic import context
 
-import rules.models  # noqa: F401
+import ingest.programme_models  # noqa: F401
 from ingest.db import make_engine
 from ingest.models import Base
-from ingest.settings import get_settings
 
-engine = context.config.attributes.get("engine") or make_engine(get_settings().database_url)
+engine = context.config.attributes.get("engine") or make_engine(
+    os.environ["STRIDEWISE_DATABASE_URL"]
+)
 
 with engine.connect() as connection:
     context.configure(

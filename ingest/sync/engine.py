@@ -23,13 +23,11 @@ import structlog
 from sqlalchemy import case, literal
 from sqlalchemy.orm import Session, sessionmaker
 
-from adapters.base import AccountRef, DateWindow, FetchResult, StepSource
-from adapters.errors import AuthRevoked, ProviderError, RateLimited
-from ingest.credentials import CredentialStore
-from ingest.crypto import Cipher
-from ingest.models import LinkedAccount, LinkStatus, SyncRun, UTCDateTime, utcnow
-from ingest.schema import StepBatch
-from ingest.settings import Settings
+from core.clock import utcnow
+from core.errors import AuthRevoked, ProviderError, RateLimited
+from core.schema import StepBatch
+from core.source import AccountRef, DateWindow, FetchResult, StepSource
+from ingest.models import LinkedAccount, LinkStatus, SyncRun, UTCDateTime
 from ingest.store import WriteReport, write_batch
 from ingest.sync.backoff import BackoffPolicy, next_poll, next_retry
 from ingest.sync.claims import ClaimedAccount, LeaseLost, fenced, renew
@@ -51,13 +49,6 @@ class Sources:
         self._sources: dict[str, StepSource] = {}
         self._lock = threading.Lock()
 
-    @classmethod
-    def from_settings(cls, factory: sessionmaker[Session], settings: Settings) -> Sources:
-        from adapters.registry import build_source
-
-        credentials = CredentialStore(factory, Cipher(settings.secret_key))
-        return cls(lambda provider: build_source(provider, settings, credentials))
-
     def get(self, provider: str) -> StepSource:
         with self._lock:
             if provider not in self._sources:
@@ -77,34 +68,6 @@ class SyncContext:
     lease_seconds: float = 300
     clock: Callable[[], datetime] = utcnow
     rng: random.Random = field(default_factory=random.Random)
-
-    @classmethod
-    def from_settings(
-        cls,
-        factory: sessionmaker[Session],
-        settings: Settings,
-        worker: str,
-        sources: Sources | None = None,
-        clock: Callable[[], datetime] = utcnow,
-    ) -> SyncContext:
-        return cls(
-            factory=factory,
-            sources=sources or Sources.from_settings(factory, settings),
-            worker=worker,
-            window=WindowPolicy(
-                backfill_days=settings.sync_backfill_days,
-                lookback_days=settings.sync_lookback_days,
-                settle_hours=settings.provisional_settle_hours,
-            ),
-            backoff=BackoffPolicy(
-                interval_s=settings.sync_interval_minutes * 60,
-                base_s=settings.sync_base_backoff_seconds,
-                max_s=settings.sync_max_backoff_seconds,
-                jitter_s=settings.sync_jitter_seconds,
-            ),
-            lease_seconds=settings.sync_lease_seconds,
-            clock=clock,
-        )
 
 
 @dataclass(slots=True)

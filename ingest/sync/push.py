@@ -9,7 +9,8 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from ingest.models import LinkedAccount, LinkStatus, utcnow
+from core.clock import utcnow
+from ingest.models import LinkedAccount, LinkStatus
 
 
 def mark_due(

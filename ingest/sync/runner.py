@@ -17,14 +17,10 @@ from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 
-from sqlalchemy.orm import Session, sessionmaker
-
-from ingest.models import utcnow
-from ingest.settings import Settings
 from ingest.sync.claims import ClaimedAccount, claim_due, release
-from ingest.sync.engine import Sources, SyncContext, SyncResult, sync_account
+from ingest.sync.engine import SyncContext, SyncResult, sync_account
 
 
 def worker_name() -> str:
@@ -45,27 +41,6 @@ class CycleReport:
     @property
     def api_calls(self) -> int:
         return sum(r.api_calls for r in self.results)
-
-
-def run_cycle(
-    factory: sessionmaker[Session],
-    settings: Settings,
-    worker_id: str,
-    *,
-    sources: Sources | None = None,
-    patient_id: str | None = None,
-    force: bool = False,
-    since: date | None = None,
-    on_result: Callable[[SyncResult], None] | None = None,
-    clock: Callable[[], datetime] | None = None,
-    stopping: Callable[[], bool] | None = None,
-) -> CycleReport:
-    """Sync every account due now (the scheduler tick, the CLI and the demo all
-    call this). ``force`` syncs active accounts even if not due; ``patient_id``
-    limits the cycle to one patient; ``since`` overrides the window's first day;
-    once ``stopping()`` is true no more accounts are claimed (running ones finish)."""
-    ctx = SyncContext.from_settings(factory, settings, worker_id, sources, clock or utcnow)
-    return run_with(ctx, settings.sync_concurrency, patient_id, force, since, on_result, stopping)
 
 
 def run_with(

@@ -9,14 +9,10 @@ own calendar dates, so "today" is computed in their zone.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
-from adapters.base import DateWindow
-
-# Where the calendar is furthest ahead: used while a patient's zone is unknown so
-# that their "today" is never left out of a window.
-_LATEST_ZONE = timezone(timedelta(hours=14))
+from core.clock import local_today, patient_zone
+from core.source import DateWindow
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,15 +24,9 @@ class WindowPolicy:
     provider_limit_days: int | None = None
 
 
-def local_today(now: datetime, zone: str | None) -> date:
-    """Today's date on the patient's clock (the world's latest date when unknown)."""
-    tz = ZoneInfo(zone) if zone else _LATEST_ZONE
-    return now.astimezone(tz).date()
-
-
 def earliest_unsettled(now: datetime, zone: str | None, settle_hours: float) -> date:
     """The first local date whose end lies less than ``settle_hours`` before ``now``."""
-    tz = ZoneInfo(zone) if zone else _LATEST_ZONE
+    tz = patient_zone(zone)
     settled_before = (now - timedelta(hours=settle_hours)).astimezone(tz)
     # The day containing that instant ends after it, so it is not settled yet.
     return settled_before.date()

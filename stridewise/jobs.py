@@ -1,0 +1,123 @@
+"""The process's one APScheduler: thin jobs with stable ids, each calling one
+service function.
+
+Its job store is the default in-memory one, private to the process: replicas
+coordinate through the database (leases on ``linked_accounts``), never through a
+shared job store, and the whole schedule is rebuilt from code on every start.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime
+
+import structlog
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.clock import patient_zone
+from ingest.models import Patient
+from ingest.sync.engine import Sources
+from stridewise.settings import Settings
+from stridewise.wiring import run_cycle, sources_for
+
+log = structlog.get_logger("stridewise.scheduler")
+# A tick still running when the next is due is skipped by design (max_instances=1);
+# APScheduler would log a warning for each skip.
+logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
+
+SYNC_TICK_JOB = "sync-tick"
+DAILY_RULES_JOB = "daily-rules"
+JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
+
+
+def sync_tick(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    worker_id: str,
+    sources: Sources,
+    stopping: threading.Event,
+) -> None:
+    """Claim and sync what is due; cheap when nothing is, safe in every replica."""
+    report = run_cycle(factory, settings, worker_id, sources=sources, stopping=stopping.is_set)
+    if report.results:
+        log.info(
+            "sync.cycle",
+            worker=worker_id,
+            accounts=len(report.results),
+            seconds=round(report.seconds, 2),
+            **dict(report.outcomes),
+        )
+
+
+def build_scheduler(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    worker_id: str,
+    *,
+    blocking: bool = False,
+    sources: Sources | None = None,
+    stopping: threading.Event | None = None,
+) -> BaseScheduler:
+    """The scheduler with every periodic job; started by ``serve`` and ``worker``.
+    Setting ``stopping`` makes a running sync tick finish what it started and
+    claim nothing more (a graceful shutdown)."""
+    scheduler_class = BlockingScheduler if blocking else BackgroundScheduler
+    scheduler = scheduler_class(timezone=UTC, job_defaults=JOB_DEFAULTS)
+    scheduler.add_job(
+        sync_tick,
+        "interval",
+        seconds=settings.sync_tick_seconds,
+        id=SYNC_TICK_JOB,
+        name="claim and sync due accounts",
+        replace_existing=True,
+        next_run_time=datetime.now(UTC),
+        args=(
+            factory,
+            settings,
+            worker_id,
+            sources or sources_for(factory, settings),
+            stopping or threading.Event(),
+        ),
+    )
+    scheduler.add_job(
+        daily_rules_tick,
+        "cron",
+        minute=5,
+        id=DAILY_RULES_JOB,
+        name="evaluate the rules for patients whose morning it is",
+        replace_existing=True,
+        args=(factory, settings.daily_rules_hour),
+    )
+    # The weekly reports job goes here (one job, a stable id, one service call)
+    # once the reports issue provides its service function.
+    return scheduler
+
+
+def patients_in_their_morning(
+    factory: sessionmaker[Session], hour: int, now: datetime
+) -> list[str]:
+    """Patients whose local clock shows ``hour`` at ``now`` (UTC when no zone is known)."""
+    with factory() as session:
+        rows = session.execute(select(Patient.id, Patient.timezone)).all()
+    return [
+        patient_id
+        for patient_id, zone in rows
+        if now.astimezone(patient_zone(zone)).hour == hour
+    ]
+
+
+def daily_rules_tick(factory: sessionmaker[Session], hour: int) -> None:
+    """Evaluate each patient once a day, in their local morning (the rules service
+    is idempotent, so a replica doing the same is harmless)."""
+    from rules.evaluate import evaluate
+
+    for patient_id in patients_in_their_morning(factory, hour, datetime.now(UTC)):
+        try:
+            evaluate(factory, patient_id=patient_id)
+        except Exception as err:  # one patient's failure must not skip the others
+            log.exception("rules.failed", patient_id=patient_id, error_type=type(err).__name__)
