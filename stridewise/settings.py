@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -65,6 +66,37 @@ class Settings(BaseSettings):
     garmin_sso_url: str = "https://sso.garmin.com"
     garmin_intraday_days: int = Field(7, ge=1, le=90)
     garmin_lookback_days: int = Field(3, ge=0, le=60)
+
+    # Where this deployment runs: "production" turns on the checks that refuse
+    # sandbox URLs and plain http (stridewise doctor), Secure cookies and HSTS.
+    env: Literal["development", "production"] = "development"
+    # The address patients and therapists reach stridewise at (links in messages,
+    # the OAuth redirect, invitations); https in production.
+    public_url: str = "http://127.0.0.1:8000"
+
+    # Patients in the browser: invitations and Google Health push notifications.
+    invitation_days: int = Field(7, ge=1, le=90)
+    google_webhook_secret: SecretStr | None = None
+    # Verifies X-HEALTHAPI-SIGNATURE once Google publishes the key (PEM); optional.
+    google_webhook_public_key: str | None = None
+
+    # Therapists' sign-in.
+    session_hours: float = Field(12, gt=0, le=24 * 14)
+    login_max_failures: int = Field(5, ge=1, le=100)
+    login_lockout_minutes: float = Field(15, gt=0)
+
+    # Delivery: email over SMTP, signed webhooks, message hygiene.
+    smtp_host: str = "localhost"
+    smtp_port: int = Field(1025, ge=1, le=65535)
+    smtp_security: Literal["none", "starttls", "tls"] = "none"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    mail_from: str = "stridewise <noreply@stridewise.localhost>"
+    delivery_max_attempts: int = Field(8, ge=1, le=50)
+    webhook_timeout_seconds: float = Field(15, gt=0, le=60)
+    # Patients get no message in these local hours (HH:MM, the window may wrap midnight).
+    quiet_hours_start: str = Field("21:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    quiet_hours_end: str = Field("08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
 
     @field_validator("log_format")
     @classmethod
