@@ -8,15 +8,17 @@ and a day is judged only once it has settled.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pandas as pd
+import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import patient_zone, utcnow
+from core.errors import StridewiseError
 from ingest import dayview
 from ingest.db import transaction
 from ingest.models import LinkedAccount, LinkStatus, PainReport, Patient
@@ -48,6 +50,8 @@ class Assessment:
 class EvaluationResult:
     patients: int
     changes: AlertChanges
+    # Patients whose evaluation failed, with the one-line reason; the others were evaluated.
+    failures: dict[str, str] = field(default_factory=dict)
 
 
 def _zone(patient: Patient) -> ZoneInfo:
@@ -159,6 +163,8 @@ def assess(
     )
 
 
+log = structlog.get_logger("stridewise.rules")
+
 SYNC_COLUMNS = [
     "patient_id",
     "now",
@@ -188,7 +194,8 @@ def run_rules(
     (patient_id, week_start, level); ``sync``: ``SYNC_COLUMNS`` rows.
     """
     table = day_metrics(day_table, interval_day_metrics(merged, params), params, calendar)
-    flares = flare_days(pain, params)
+    # Pain from patients with no programme days (no data, no link) has nothing to hold.
+    flares = flare_days(pain[pain["patient_id"].isin(calendar.index)], params)
     if not flares.empty:
         until = calendar["today"].reindex(flares["patient_id"]).to_numpy()
         flares = flares[flares["local_date"].to_numpy() <= until]
@@ -258,18 +265,50 @@ def evaluate(
     patient_id: str | None = None,
     now: datetime | None = None,
     source_priority: Sequence[str] = dayview.DEFAULT_SOURCE_PRIORITY,
+    patient_ids: Sequence[str] | None = None,
 ) -> EvaluationResult:
-    """Run every rule for one patient or all, and update the alert records (idempotent).
+    """Run every rule for one patient, the ``patient_ids`` or all, and update the alert records (idempotent).
 
     ``today`` evaluates as of the end of that local date; ``now`` is the clock
-    (injected by tests; the real time by default).
+    (injected by tests; the real time by default). All patients are evaluated
+    together (vectorised); if that fails, each is evaluated on their own so one
+    patient's bad data never stops the others: failures are logged and returned.
     """
     now = now or utcnow()
-    with transaction(factory) as session:
+    with factory() as session:
         if patient_id is not None:
-            patients = [get_patient(session, patient_id)]
+            ids = [get_patient(session, patient_id).id]
+        elif patient_ids is not None:
+            ids = sorted(patient_ids)
         else:
-            patients = list(session.scalars(select(Patient).order_by(Patient.id)))
+            ids = list(session.scalars(select(Patient.id).order_by(Patient.id)))
+    try:
+        changes = _evaluate_batch(factory, ids, now, today, source_priority)
+        return EvaluationResult(patients=len(ids), changes=changes)
+    except Exception as err:
+        if len(ids) <= 1:
+            log.exception("rules.failed", patient_id=ids[0] if ids else None)
+            return EvaluationResult(len(ids), AlertChanges(), {pid: _reason(err) for pid in ids})
+    result = EvaluationResult(patients=len(ids), changes=AlertChanges())
+    for pid in ids:
+        try:
+            one = _evaluate_batch(factory, [pid], now, today, source_priority)
+        except Exception as err:  # one patient's failure must not stop the others
+            log.exception("rules.failed", patient_id=pid, error_type=type(err).__name__)
+            result.failures[pid] = _reason(err)
+            continue
+        for name in ("new", "still_open", "withdrawn", "reopened"):
+            getattr(result.changes, name).extend(getattr(one, name))
+    return result
+
+
+def _evaluate_batch(factory, ids, now, today, source_priority) -> AlertChanges:
+    with transaction(factory) as session:
+        patients = list(session.scalars(select(Patient).where(Patient.id.in_(ids))))
+        patients.sort(key=lambda p: p.id)
         result = assess(session, patients, now, today, source_priority)
-        changes = apply_findings(session, result.findings, result.today, result.settled_through)
-    return EvaluationResult(patients=len(patients), changes=changes)
+        return apply_findings(session, result.findings, result.today, result.settled_through)
+
+
+def _reason(err: Exception) -> str:
+    return str(err) if isinstance(err, StridewiseError) else f"{type(err).__name__}: {err}"

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import patient_zone
 from ingest.models import Patient
+from ingest.ops_models import Heartbeat
 from ingest.sync.engine import Sources
 from stridewise.settings import Settings
 from stridewise.wiring import run_cycle, sources_for
@@ -43,7 +44,10 @@ def sync_tick(
     stopping: threading.Event,
 ) -> None:
     """Claim and sync what is due; cheap when nothing is, safe in every replica."""
-    report = run_cycle(factory, settings, worker_id, sources=sources, stopping=stopping.is_set)
+    heartbeat = Heartbeat(factory, worker_id, settings.sync_tick_seconds)
+    heartbeat()  # what stridewise doctor reads; refreshed as a long cycle goes on
+    report = run_cycle(factory, settings, worker_id, sources=sources, stopping=stopping.is_set,
+                       on_result=heartbeat)  # fmt: skip
     if report.results:
         log.info(
             "sync.cycle",
@@ -116,8 +120,8 @@ def daily_rules_tick(factory: sessionmaker[Session], hour: int) -> None:
     is idempotent, so a replica doing the same is harmless)."""
     from rules.evaluate import evaluate
 
-    for patient_id in patients_in_their_morning(factory, hour, datetime.now(UTC)):
-        try:
-            evaluate(factory, patient_id=patient_id)
-        except Exception as err:  # one patient's failure must not skip the others
-            log.exception("rules.failed", patient_id=patient_id, error_type=type(err).__name__)
+    due = patients_in_their_morning(factory, hour, datetime.now(UTC))
+    if due:  # evaluate isolates each patient: failures are logged, the others evaluated
+        result = evaluate(factory, patient_ids=due)
+        if result.failures:
+            log.warning("rules.failures", failed=len(result.failures), evaluated=len(due))

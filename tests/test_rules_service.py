@@ -238,3 +238,33 @@ def test_nothing_is_judged_before_the_programme_or_in_its_baseline_week(factory,
     write_days(factory, days_until(date(2026, 3, 4), Day()))
     result = evaluate(factory, today=today, now=NOW)
     assert result.changes.new == [] and alerts(factory) == []
+
+
+def test_a_pain_report_without_step_data_does_not_stop_the_others(factory):
+    """Issue 9: `evaluate` failed for everyone (NaN to integer in the flare computation)
+    when one patient had a pain report but no step data."""
+    clinic(factory)
+    write_days(factory, days_until(TODAY))
+    with transaction(factory) as session:
+        add_patient(session, "p2", "Kim", ZONE, "t1")
+        session.flush()
+        add_pain(session, "p2", 7, at=datetime(2026, 3, 19, 9), now=NOW)
+    result = evaluate(factory, now=NOW)
+    assert result.failures == {} and result.patients == 2
+
+
+def test_one_patients_failure_is_recorded_and_the_others_are_evaluated(factory, cli):
+    """'One patient's data must never stop the daily job for the others: isolate each
+    patient, record the failure, go on, and exit non-zero with a summary.'"""
+    clinic(factory)
+    days = days_until(TODAY)
+    for n in (15, 16, 17):
+        days[date(2026, 3, n)] = Day()
+    write_days(factory, days)
+    with transaction(factory) as session:
+        add_patient(session, "p0", "Kim", ZONE, "t1").programme = "no-such-programme"
+    result = evaluate(factory, now=NOW)
+    assert list(result.failures) == ["p0"] and "no-such-programme" in result.failures["p0"]
+    assert [(a.patient_id, a.rule) for a in result.changes.new] == [("p1", "inactive_streak")]
+    run = cli("evaluate")
+    assert run.exit_code == 1 and "1 failed: p0" in run.output

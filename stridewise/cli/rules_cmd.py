@@ -48,9 +48,14 @@ def evaluate_cmd(
             table.add_row(label, a.patient_id, a.rule, a.period, a.audience, text)
     console.print(table)
     console.print(
-        f"{result.patients} patient(s) evaluated: {len(changes.new)} new, "
+        f"{result.patients - len(result.failures)} patient(s) evaluated: {len(changes.new)} new, "
         f"{len(changes.still_open)} still open, {len(changes.withdrawn)} withdrawn"
     )
+    if result.failures:
+        for pid, reason in result.failures.items():
+            console.print(f"{pid}: {reason}", markup=False)
+        console.print(f"{len(result.failures)} failed: {', '.join(result.failures)}", markup=False)
+        raise typer.Exit(1)
 
 
 @alerts_app.command("list")
