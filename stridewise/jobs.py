@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import patient_zone
 from ingest.models import Patient
-from ingest.ops_models import Heartbeat
 from ingest.sync.engine import Sources
 from stridewise.settings import Settings
 from stridewise.wiring import run_cycle, sources_for
@@ -44,10 +43,7 @@ def sync_tick(
     stopping: threading.Event,
 ) -> None:
     """Claim and sync what is due; cheap when nothing is, safe in every replica."""
-    heartbeat = Heartbeat(factory, worker_id, settings.sync_tick_seconds)
-    heartbeat()  # what stridewise doctor reads; refreshed as a long cycle goes on
-    report = run_cycle(factory, settings, worker_id, sources=sources, stopping=stopping.is_set,
-                       on_result=heartbeat)  # fmt: skip
+    report = run_cycle(factory, settings, worker_id, sources=sources, stopping=stopping.is_set)
     if report.results:
         log.info(
             "sync.cycle",
