@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 
 import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -20,7 +20,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import patient_zone
+from delivery.config import DeliveryConfig, SmtpConfig
+from delivery.queueing import queue_patient_messages, queue_urgent, queue_weekly
+from delivery.worker import deliver_once
+from ingest.crypto import Cipher
+from ingest.db import transaction
 from ingest.models import Patient
+from ingest.ops_models import Heartbeat
 from ingest.sync.engine import Sources
 from stridewise.settings import Settings
 from stridewise.wiring import run_cycle, sources_for
@@ -32,6 +38,8 @@ logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
 
 SYNC_TICK_JOB = "sync-tick"
 DAILY_RULES_JOB = "daily-rules"
+DELIVERY_JOB = "delivery-tick"
+WEEKLY_REPORTS_JOB = "weekly-reports"
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
 
 
@@ -43,7 +51,10 @@ def sync_tick(
     stopping: threading.Event,
 ) -> None:
     """Claim and sync what is due; cheap when nothing is, safe in every replica."""
-    report = run_cycle(factory, settings, worker_id, sources=sources, stopping=stopping.is_set)
+    heartbeat = Heartbeat(factory, worker_id, settings.sync_tick_seconds)
+    heartbeat()  # what stridewise doctor reads; refreshed as a long cycle goes on
+    report = run_cycle(factory, settings, worker_id, sources=sources, stopping=stopping.is_set,
+                       on_result=heartbeat)  # fmt: skip
     if report.results:
         log.info(
             "sync.cycle",
@@ -93,8 +104,24 @@ def build_scheduler(
         replace_existing=True,
         args=(factory, settings.daily_rules_hour),
     )
-    # The weekly reports job goes here (one job, a stable id, one service call)
-    # once the reports issue provides its service function.
+    scheduler.add_job(
+        delivery_tick,
+        "interval",
+        seconds=settings.sync_tick_seconds,
+        id=DELIVERY_JOB,
+        name="queue urgent alerts and send what the outbox holds",
+        replace_existing=True,
+        args=(factory, delivery_config(settings), worker_id),
+    )
+    scheduler.add_job(
+        weekly_reports_tick,
+        "cron",
+        minute=10,
+        id=WEEKLY_REPORTS_JOB,
+        name="queue last week's report for therapists whose Monday 08:00 has come",
+        replace_existing=True,
+        args=(factory,),
+    )
     return scheduler
 
 
@@ -121,3 +148,47 @@ def daily_rules_tick(factory: sessionmaker[Session], hour: int) -> None:
         result = evaluate(factory, patient_ids=due)
         if result.failures:
             log.warning("rules.failures", failed=len(result.failures), evaluated=len(due))
+        queue_after_rules(factory, due)
+
+
+def delivery_config(settings: Settings) -> DeliveryConfig:
+    """What the outbox worker needs from settings (no key: webhooks cannot be signed)."""
+    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+    return DeliveryConfig(
+        smtp=SmtpConfig(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            security=settings.smtp_security,
+            username=settings.smtp_username,
+            password=password,
+        ),
+        mail_from=settings.mail_from,
+        max_attempts=settings.delivery_max_attempts,
+        webhook_timeout_s=settings.webhook_timeout_seconds,
+        quiet_start=time.fromisoformat(settings.quiet_hours_start),
+        quiet_end=time.fromisoformat(settings.quiet_hours_end),
+        public_url=settings.public_url,
+        cipher=Cipher(settings.secret_key) if settings.secret_key else None,
+    )
+
+
+def queue_after_rules(factory: sessionmaker[Session], patient_ids: list[str]) -> None:
+    """Each patient's message of the day and any urgent therapist alert, once rules ran."""
+    now = datetime.now(UTC)
+    with transaction(factory) as session:
+        queue_patient_messages(session, patient_ids, now)
+        queue_urgent(session, now)
+
+
+def delivery_tick(factory: sessionmaker[Session], config: DeliveryConfig, worker_id: str) -> None:
+    """Send what is due; safe in every replica (rows are leased)."""
+    with transaction(factory) as session:
+        queue_urgent(session, datetime.now(UTC))
+    report = deliver_once(factory, config, worker_id)
+    if report.outcomes:
+        log.info("delivery.cycle", worker=worker_id, **dict(report.outcomes))
+
+
+def weekly_reports_tick(factory: sessionmaker[Session]) -> None:
+    with transaction(factory) as session:
+        queue_weekly(session, datetime.now(UTC))

@@ -12,6 +12,7 @@ import typer
 from core.errors import StridewiseError
 from stridewise.cli import db_cmd, demo_cmd, people, rules_cmd, secret_cmd, sync_cmd, transfer
 from stridewise.cli.common import err_console, use_app
+from stridewise.cli.doctor_cmd import doctor_cmd
 from stridewise.cli.fitbit_export_cmd import import_fitbit_export  # noqa: F401 - registers it
 from stridewise.cli.link_cmd import link_app
 from stridewise.cli.link_garmin import link_garmin_cmd  # noqa: F401 - registers "link garmin"
@@ -44,6 +45,7 @@ app.command("sync")(sync_cmd.sync_cmd)
 app.command("status")(sync_cmd.status_cmd)
 app.command("worker")(sync_cmd.worker_cmd)
 app.command("serve")(sync_cmd.serve_cmd)
+app.command("doctor")(doctor_cmd)
 
 _state = {"debug": False}
 
