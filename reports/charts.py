@@ -1,0 +1,100 @@
+"""One chart per patient-week: daily steps against the plan's target, and walking
+minutes against the planned walk length. A day without data is drawn as a hatched
+grey "no data" box, never as a bar of zero; a day still syncing is outlined.
+
+PNG for email (inline ``cid:`` images), SVG for HTML and PDF.
+"""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter
+
+from reports.weekly import Day
+
+matplotlib.rcParams.update(
+    {
+        "font.family": "DejaVu Sans",
+        "font.size": 9,
+        "svg.fonttype": "none",
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+    }
+)
+# Colour-blind safe (Okabe-Ito); low wear and missing also differ by pattern.
+VALID, LOW, MISSING, TARGET = "#0072B2", "#56B4E9", "#9e9e9e", "#D55E00"
+
+
+def _bars(ax, days: list[Day], values: list[int], top: float) -> None:
+    for x, (day, value) in enumerate(zip(days, values, strict=True)):
+        if day.steps is None:
+            ax.bar(x, top * 0.98, color="none", edgecolor=MISSING, hatch="///", linewidth=0.8)
+            continue
+        if day.status == "provisional":
+            ax.bar(x, value, color="white", edgecolor=VALID, linewidth=1.2, linestyle="--")
+        elif day.status == "low_wear":
+            ax.bar(x, value, color=LOW, edgecolor=VALID, hatch="..", linewidth=0.6)
+        else:
+            ax.bar(x, value, color=VALID)
+
+
+def _target(ax, targets: list[int | None], label: str) -> None:
+    for x, target in enumerate(targets):
+        if target:
+            ax.hlines(target, x - 0.45, x + 0.45, colors=TARGET, linewidth=2.2, label=label)
+            label = "_nolegend_"
+
+
+def week_chart(days: list[Day], minutes_per_walk: int, fmt: str, small: bool = False) -> bytes:
+    """The chart as ``fmt`` ("png" or "svg") bytes; ``small`` is the patient's version
+    (steps only)."""
+    labels = [f"{d.date:%a}\n{d.date.day}" for d in days]
+    steps = [d.steps or 0 for d in days]
+    targets = [d.target_steps for d in days]
+    rows = 1 if small else 2
+    # A bare Figure, not pyplot: no global state, safe in the worker's threads.
+    fig = Figure(figsize=(5.2, 2.3 if small else 3.9))
+    axes = fig.subplots(
+        rows, 1, sharex=True, squeeze=False, gridspec_kw={"height_ratios": [3, 2][:rows]}
+    )
+    top = max([*steps, *(t or 0 for t in targets), 1000]) * 1.12
+    ax = axes[0][0]
+    _bars(ax, days, steps, top)
+    _target(ax, targets, "daily step target")
+    ax.set_ylim(0, top)
+    ax.set_ylabel("steps")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    if not small:
+        mins = [d.walking_minutes for d in days]
+        mtop = max([*mins, minutes_per_walk, 10]) * 1.25
+        mx = axes[1][0]
+        _bars(mx, days, mins, mtop)
+        if minutes_per_walk:
+            mx.axhline(minutes_per_walk, color=TARGET, linewidth=1.6, linestyle=(0, (4, 2)))
+        mx.set_ylim(0, mtop)
+        mx.set_ylabel("walking min")
+    axes[-1][0].set_xticks(range(len(days)), labels)
+    handles = [
+        Patch(color=VALID, label="full day of wear"),
+        Patch(facecolor=LOW, edgecolor=VALID, hatch="..", label="low wear"),
+        Patch(facecolor="none", edgecolor=MISSING, hatch="///", label="no data"),
+        Line2D([], [], color=TARGET, linewidth=2.2, label="target"),
+    ]
+    fig.legend(
+        handles=handles, loc="lower center", ncol=4, frameon=False, fontsize=8,
+        bbox_to_anchor=(0.5, 0.0),
+    )  # fmt: skip
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    out = io.BytesIO()
+    fig.savefig(out, format=fmt, dpi=150 if fmt == "png" else None, metadata=_metadata(fmt))
+    return out.getvalue()
+
+
+def _metadata(fmt: str) -> dict:
+    # Reproducible files: no creation date in the output.
+    return {"Date": None} if fmt == "svg" else {"Software": None}
