@@ -79,8 +79,9 @@ def test_today_follows_the_patients_zone_across_dst_and_the_date_line():
     assert local_today(now, "Pacific/Pago_Pago") == date(2026, 3, 7)
     late = datetime(2026, 3, 8, 11, 0, tzinfo=UTC)
     assert local_today(late, "Pacific/Kiritimati") == date(2026, 3, 9)
-    # Unknown zone: the latest date anywhere, so a patient's today is never missed.
-    assert local_today(late, None) == date(2026, 3, 9)
+    # Unknown zone: UTC, the one rule everywhere (core.clock).
+    assert local_today(late, None) == date(2026, 3, 8)
+    assert local_today(datetime(2026, 3, 8, 23, 59, tzinfo=UTC), None) == date(2026, 3, 8)
 
 
 def test_a_day_settles_only_after_the_settle_time_past_its_end():
