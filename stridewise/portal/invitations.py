@@ -18,6 +18,7 @@ from stridewise.portal.tokens import new_token, token_hash
 
 INVITE_PATH = "/invite/"
 RELINK_PATH = "/relink/"
+RELINKABLE = ("google-health", "garmin")
 
 
 class InvitationRefused(StridewiseError):
@@ -54,6 +55,8 @@ def create_invitation(
 ) -> NewInvitation:
     """A new invitation (``provider``: a relink of that account)."""
     get_patient(session, patient_id)
+    if provider is not None and provider not in RELINKABLE:
+        raise StridewiseError(f"cannot relink {provider!r}: use {' or '.join(RELINKABLE)}")
     now = now or utcnow()
     token = new_token()
     row = Invitation(

@@ -31,12 +31,14 @@ def save_pending(
     invitation_id: int,
     provider: str,
     payload: dict,
+    key: str | None = None,
     now: datetime | None = None,
 ) -> str:
-    """Store ``payload`` encrypted for :data:`PENDING_MINUTES`; returns the key."""
+    """Store ``payload`` encrypted for :data:`PENDING_MINUTES` under ``key`` (a new
+    random one by default); returns the key."""
     now = now or utcnow()
     session.execute(delete(PendingLogin).where(PendingLogin.expires_at <= now))
-    key = new_token()
+    key = key or new_token()
     session.add(
         PendingLogin(
             invitation_id=invitation_id,
@@ -63,3 +65,7 @@ def find_pending(
     if row is None or row.expires_at <= (now or utcnow()):
         raise PendingExpired()
     return row
+
+
+def drop_pending(session: Session, key: str) -> None:
+    session.execute(delete(PendingLogin).where(PendingLogin.key_hash == token_hash(key)))
