@@ -50,6 +50,7 @@ ACTIVITY_SCOPE = "https://www.googleapis.com/auth/googlehealth.activity_and_fitn
 SETTINGS_SCOPE = "https://www.googleapis.com/auth/googlehealth.settings.readonly"
 AUTHORIZE_PATH = "/o/oauth2/v2/auth"
 TOKEN_PATH = "/token"
+REVOKE_PATH = "/revoke"
 DEFAULT_PAGE_SIZE = 1440
 MAX_PAGE_SIZE = 10000
 MAX_ROLLUP_DAYS = 90
@@ -132,6 +133,8 @@ class GoogleSandboxState:
         self.clock = clock
         self.token_lifetime_s = token_lifetime_s
         self.auto_create_users = auto_create_users
+        # Scopes the person unticks on the consent screen (granular consent).
+        self.withheld_scopes: set[str] = set()
         self.users: dict[str, SandboxUser] = {}
         self.access: dict[str, _Grant] = {}
         self.refresh: dict[str, _Grant] = {}
@@ -487,14 +490,15 @@ def create_app(state: GoogleSandboxState) -> FastAPI:
             user = state.add_user(login_hint)
         user.revoked = False
         code = "4/sbx-" + secrets.token_urlsafe(24)
+        granted = " ".join(s for s in scope.split() if s not in state.withheld_scopes)
         state.codes[code] = _Grant(
             user.person,
-            tuple(scope.split()),
+            tuple(granted.split()),
             redirect_uri=redirect_uri,
             challenge=code_challenge,
             offline=access_type == "offline",
         )
-        return _redirect(redirect_uri, code=code, state=oauth_state, scope=scope)
+        return _redirect(redirect_uri, code=code, state=oauth_state, scope=granted)
 
     @app.post(TOKEN_PATH)
     async def token(request: Request) -> Response:
@@ -528,6 +532,19 @@ def create_app(state: GoogleSandboxState) -> FastAPI:
             state.retired_refresh.add(old)
             return JSONResponse(state._token_response(grant.person, grant.scopes, offline=True))
         return _oauth_error(400, "unsupported_grant_type", f"Invalid grant_type: {grant_type}")
+
+    @app.post(REVOKE_PATH)
+    async def revoke(request: Request) -> Response:
+        """Google's revoke endpoint: either token of a grant ends the whole grant."""
+        token = str((await request.form()).get("token") or request.query_params.get("token", ""))
+        grant = state.refresh.pop(token, None) or state.access.pop(token, None)
+        if grant is None:
+            return _oauth_error(400, "invalid_token", "Token expired or revoked")
+        state.calls["revoke"] += 1
+        for tokens in (state.refresh, state.access):
+            for key in [k for k, g in tokens.items() if g.person == grant.person]:
+                del tokens[key]
+        return JSONResponse({})
 
     @app.get("/v4/users/{user}/identity")
     async def identity(who=Depends(caller)) -> dict:
