@@ -272,6 +272,13 @@ def check_webhook_secret(settings: Settings) -> Check:
             f"STRIDEWISE_GOOGLE_WEBHOOK_SECRET is shorter than {MIN_WEBHOOK_SECRET} characters",
             "use a long random value, e.g. the output of 'stridewise secret generate'",
         )
+    if secret.lower().startswith("bearer "):
+        return Check(
+            "google webhook",
+            FAIL,
+            "STRIDEWISE_GOOGLE_WEBHOOK_SECRET starts with 'Bearer ', which the receiver strips",
+            "set only the token; give Google 'Bearer <token>' as the subscriber's secret",
+        )
     if settings.google_webhook_public_key:
         try:
             key = load_pem_public_key(settings.google_webhook_public_key.encode())
@@ -284,15 +291,15 @@ def check_webhook_secret(settings: Settings) -> Check:
                 "STRIDEWISE_GOOGLE_WEBHOOK_PUBLIC_KEY is not a PEM P-256 public key",
                 "paste Google's published key (PEM), or unset it",
             )
-    return Check("google webhook", OK, f"secret set; subscriber endpoint {endpoint}")
+    return Check(
+        "google webhook", OK, f"secret set; register {endpoint} with secret 'Bearer <the secret>'"
+    )
 
 
 # --- delivery and the web ----------------------------------------------------
 
 
-def check_smtp(
-    settings: Settings, timeout: float = 10.0, context: ssl.SSLContext | None = None
-) -> Check:
+def check_smtp(settings: Settings, timeout: float = 10.0) -> Check:
     """Connect, EHLO, STARTTLS or TLS as configured, log in if a user is set, then
     ``MAIL FROM`` the configured sender and ``RSET``: nothing is sent."""
     sender = parseaddr(settings.mail_from)[1]
@@ -304,7 +311,7 @@ def check_smtp(
             f"STRIDEWISE_MAIL_FROM {settings.mail_from!r} has no address",
             'set it like "Clinic <noreply@clinic.example>"',
         )
-    context = context or ssl.create_default_context()
+    context = ssl.create_default_context()
     try:
         if settings.smtp_security == "tls":
             client = smtplib.SMTP_SSL(

@@ -152,9 +152,7 @@ def test_smtp_unreachable_port_fails():
 
 
 def test_smtp_login_is_checked(smtp_server):
-    server = smtp_server(
-        Recorder(), authenticator=password_is("right"), auth_require_tls=False
-    )
+    server = smtp_server(Recorder(), authenticator=password_is("right"), auth_require_tls=False)
     common = {"smtp_host": "127.0.0.1", "smtp_port": server.port, "smtp_username": "clinic"}
     wrong = doctor.check_smtp(make_settings(**common, smtp_password="wrong"))
     assert wrong.status == FAIL and "refused the login of 'clinic' (535)" in wrong.detail
@@ -322,7 +320,9 @@ def test_webhook_secret_and_public_key():
     assert doctor.check_webhook_secret(make_settings()).status == WARN
     short = doctor.check_webhook_secret(make_settings(google_webhook_secret="Bearer x"))
     assert short.status == FAIL
-    secret = "Bearer " + generate_key()
+    secret = generate_key()
+    bearer = doctor.check_webhook_secret(make_settings(google_webhook_secret="Bearer " + secret))
+    assert bearer.status == FAIL and "strips" in bearer.detail
     good = doctor.check_webhook_secret(make_settings(google_webhook_secret=secret))
     assert good.status == OK and "/webhooks/google-health" in good.detail
     p256 = _pem(ec.generate_private_key(ec.SECP256R1()))
