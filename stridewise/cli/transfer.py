@@ -9,6 +9,7 @@ import typer
 from rich.progress import TaskProgressColumn
 
 from ingest import export
+from stridewise.cli import interop_cmd
 from stridewise.cli.common import (
     app_for,
     console,
@@ -53,29 +54,50 @@ def import_csv_cmd(
 class Format(StrEnum):
     csv = "csv"
     json = "json"
+    fhir = "fhir"  # these three: stridewise.cli.interop_cmd
+    fhir_ndjson = "fhir-ndjson"
+    ieee1752 = "ieee1752"
+
+
+import_app.command("fhir")(interop_cmd.import_fhir)
 
 
 @export_app.command("steps")
 def export_steps(
-    patient: str = typer.Option(..., "--patient", help="The patient's id."),
+    patient: str = typer.Option(None, "--patient", help="The patient's id."),
     first: str = typer.Option(..., "--from", help="First local date, e.g. 2026-03-01."),
     last: str = typer.Option(..., "--to", help="Last local date (included)."),
-    fmt: Format = typer.Option(Format.json, "--format", help="json, or csv."),
+    fmt: Format = typer.Option(
+        Format.json, "--format", help="json, csv, fhir, fhir-ndjson (a folder) or ieee1752."
+    ),
     intervals: bool = typer.Option(
         False, "--intervals", help="CSV only: the stored intervals in import format, not days."
     ),
+    all_patients: bool = typer.Option(False, "--all", help="fhir-ndjson: the whole clinic."),
+    per_day: bool = typer.Option(False, "--per-day", help="ieee1752: one item per day."),
     output: Path = typer.Option(None, "--output", "-o", help="Write here instead of stdout."),
 ) -> None:
     """Export a patient's days (never adding sources up) and stored intervals.
 
     JSON holds "days" (date, steps, source, basis) and "intervals" (UTC start/end,
-    local_date, steps, provider, device, whether it counts toward its day).
+    local_date, steps, provider, device, whether it counts toward its day). fhir prints
+    a FHIR R4 Bundle; fhir-ndjson writes one NDJSON file per resource type into the
+    --output folder (Bulk Data style); ieee1752 prints an IEEE 1752.1 data point.
 
     Example: stridewise export steps --patient P1 --from 2026-03-01 --to 2026-03-14 --format csv
+
+    Example (the clinic, Bulk Data style):
+    stridewise export steps --all --from 2026-01-01 --to 2026-06-30 --format fhir-ndjson -o out
     """
     start, end = parse_date(first, "--from"), parse_date(last, "--to")
     if end < start:
         raise typer.BadParameter("--to is before --from")
+    if fmt.value in interop_cmd.FORMATS:
+        return interop_cmd.export_steps(
+            fmt.value, patient, start, end, all_patients, per_day, output
+        )
+    if patient is None:
+        raise typer.BadParameter("--patient is required for json and csv")
     with open_db()() as session:
         data = export.collect(session, patient, start, end)
     if fmt is Format.json:
