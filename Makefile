@@ -7,10 +7,12 @@ INSTALLED := $(VENV)/.installed
 
 .PHONY: demo test lint bench clean
 
-$(INSTALLED): pyproject.toml
+$(INSTALLED): pyproject.toml package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	# axe-core for the browser tests (skipped without it); make demo needs no npm.
+	if command -v npm >/dev/null; then npm ci --no-audit --no-fund --loglevel=error; fi
 	touch $(INSTALLED)
 
 demo: $(INSTALLED)

@@ -9,7 +9,6 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from fastapi.testclient import TestClient
 from rich.console import Console
 from sync_support import seed_accounts
 from sync_worlds import GarminWorld
@@ -23,7 +22,6 @@ from stridewise.jobs import (
     patients_in_their_morning,
 )
 from stridewise.settings import Settings
-from stridewise.web.app import create_app
 
 STRIDEWISE = str(Path(sys.executable).with_name("stridewise"))
 
@@ -82,16 +80,6 @@ def test_sync_and_status_in_the_foreground(tmp_path, secret_key, cipher):
     assert again.returncode == 0 and "nothing was due" in again.stdout
     assert one.returncode == 0 and "1 accounts" in one.stdout and "P00001" in one.stdout
     assert "2026-01-01.." in one.stdout  # --since opened the window
-
-
-def test_healthz_reports_the_database(tmp_path, factory):
-    assert TestClient(create_app(factory)).get("/healthz").json() == {
-        "status": "ok",
-        "database": "ok",
-    }
-    broken = session_factory(make_engine(f"sqlite:///{tmp_path}/missing/dir/x.db"))
-    response = TestClient(create_app(broken)).get("/healthz")
-    assert response.status_code == 503
 
 
 def test_the_scheduler_has_stable_single_instance_jobs(factory, secret_key):

@@ -192,7 +192,7 @@ def serve_cmd(
     scheduler.start()
     log.info("serve.started", worker=worker, host=host, port=port)
     try:
-        uvicorn.run(create_app(factory), host=host, port=port, log_level="warning")
+        uvicorn.run(create_app(app, scheduler), host=host, port=port, log_level="warning")
     finally:
         stopping.set()
         scheduler.shutdown(wait=False)

@@ -1,25 +1,45 @@
-"""The web application. For now only what an orchestrator needs: ``/healthz``."""
+"""The web application factory: pages for therapists and patients, the REST API,
+webhooks, health and metrics, all over the one :class:`~stridewise.wiring.App`.
+
+Routers and who guards them:
+
+- ``stridewise.web.therapist`` pages: ``CurrentTherapist`` (signed session cookie), CSRF
+- ``stridewise.web.patient`` pages: signed patient links, CSRF
+- ``stridewise.web.api`` under ``/api/v1``: ``ApiTherapist`` (bearer token), no cookies
+- ``stridewise.web.webhooks`` under ``/webhooks``: each provider's own signature
+- ``stridewise.web.ops``: ``/healthz``, ``/metrics``
+"""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
+from apscheduler.schedulers.base import BaseScheduler
+from fastapi import Depends, FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from stridewise.web import api, ops, patient, therapist, webhooks
+from stridewise.web.errors import install_error_handlers
+from stridewise.web.security import BrowserSecurity, CookiePolicy, csrf_protect
+from stridewise.web.signing import signing_key
+from stridewise.web.templating import STATIC_DIR
+from stridewise.wiring import App
 
 
-def create_app(factory: sessionmaker[Session]) -> FastAPI:
-    app = FastAPI(title="stridewise", docs_url=None, redoc_url=None)
-
-    @app.get("/healthz")
-    def healthz() -> JSONResponse:
-        """200 while the database answers; 503 (so the replica is restarted) when not."""
-        try:
-            with factory() as session:
-                session.execute(text("SELECT 1"))
-        except SQLAlchemyError:
-            return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
-        return JSONResponse({"status": "ok", "database": "ok"})
-
-    return app
+def create_app(app: App, scheduler: BaseScheduler | None = None) -> FastAPI:
+    """``scheduler``: the process's own, whose liveness ``/healthz`` reports (None in a
+    web-only process)."""
+    web = FastAPI(title="stridewise", version="1", docs_url="/docs", redoc_url=None)
+    web.state.app = app
+    web.state.factory = app.factory  # refuses a database whose schema is not current
+    web.state.signing_key = signing_key(app.settings.secret_key)
+    web.state.cookies = CookiePolicy.from_settings(app.settings)
+    web.state.scheduler = scheduler
+    web.add_middleware(BrowserSecurity, key=web.state.signing_key, cookies=web.state.cookies)
+    install_error_handlers(web)
+    web.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    csrf = [Depends(csrf_protect)]
+    web.include_router(therapist.router, dependencies=csrf)
+    web.include_router(patient.router, dependencies=csrf)
+    web.include_router(api.router, prefix="/api/v1")
+    web.include_router(webhooks.router, prefix="/webhooks")
+    web.include_router(ops.router)
+    return web

@@ -1,0 +1,9 @@
+"""The REST API under ``/api/v1``: bearer tokens, JSON, RFC 9457 problem details."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from stridewise.web.errors import PROBLEM_RESPONSES
+
+router = APIRouter(responses=PROBLEM_RESPONSES)

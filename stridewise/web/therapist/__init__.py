@@ -1,0 +1,11 @@
+"""Therapists' pages: sign-in, the caseload, each patient."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from stridewise.web.therapist import auth, caseload
+
+router = APIRouter()
+router.include_router(auth.router)
+router.include_router(caseload.router)
