@@ -34,7 +34,7 @@ from ingest.ops_models import latest_heartbeat
 from stridewise.settings import Settings
 
 OK, WARN, FAIL = "ok", "warn", "fail"
-GOOGLE_CALLBACK_PATH = "/link/google-health/callback"
+# Where stridewise.web mounts the Google Health push receiver.
 WEBHOOK_PATH = "/webhooks/google-health"
 MIN_WEBHOOK_SECRET = 16
 PROVIDERS_DOC = "docs/providers.md"
@@ -78,6 +78,10 @@ def _secret(value: SecretStr | None) -> str:
 
 def env_name(field: str) -> str:
     return f"STRIDEWISE_{field.upper()}"
+
+
+def _env_names(fields: list[str]) -> str:
+    return ", ".join(env_name(f) for f in fields)
 
 
 # --- storage -----------------------------------------------------------------
@@ -169,12 +173,11 @@ def _urls_check(name: str, settings: Settings, fields: tuple[str, ...]) -> Check
             sandbox.append(field)
         elif not url.startswith("https://"):
             plain.append(field)
-    names = lambda fs: ", ".join(env_name(f) for f in fs)  # noqa: E731
     if broken:
         return Check(
             name,
             FAIL,
-            f"not an http(s) URL: {names(broken)}",
+            f"not an http(s) URL: {_env_names(broken)}",
             "set a full URL such as https://host, or unset it for the default",
         )
     real = "unset them to use the real provider's defaults"
@@ -183,12 +186,12 @@ def _urls_check(name: str, settings: Settings, fields: tuple[str, ...]) -> Check
         return Check(
             name,
             status,
-            f"sandbox (loopback) URLs: {names(sandbox)}",
+            f"sandbox (loopback) URLs: {_env_names(sandbox)}",
             real if _production(settings) else "fine for development; " + real,
         )
     if plain:
         status = FAIL if _production(settings) else WARN
-        return Check(name, status, f"plain http (tokens in clear): {names(plain)}", real)
+        return Check(name, status, f"plain http (tokens in clear): {_env_names(plain)}", real)
     return Check(
         name,
         OK,
@@ -227,13 +230,11 @@ def check_google_client(settings: Settings) -> Check:
     )
 
 
-def google_redirect_url(settings: Settings) -> str:
-    return settings.public_url.rstrip("/") + GOOGLE_CALLBACK_PATH
-
-
 def check_google_redirect(settings: Settings) -> Check:
     """The web flow's redirect (https in production) and the CLI's loopback one."""
-    web = google_redirect_url(settings)
+    from stridewise.portal.google_flow import callback_url  # the web flow's own
+
+    web = callback_url(settings)
     if _production(settings) and not web.startswith("https://"):
         return Check(
             "google redirect",
