@@ -4,7 +4,9 @@ script); the same figures are in a table beside it for screen readers."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+
+from core.clock import patient_zone
 
 WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 640, 220, 48, 28, 12
 
@@ -53,3 +55,8 @@ def step_chart(days: list[tuple[date, int | None, bool]]) -> Chart:
             bars.append(Bar(x + 1, baseline - height, max(slot - 2, 1), height, label, provisional))
     ticks = [(baseline - plot_h * f, f"{int(top * f):,}") for f in (0, 0.5, 1)]
     return Chart(WIDTH, HEIGHT, bars, ticks, weeks, baseline)
+
+
+def patient_time(moment: datetime, zone: str | None) -> str:
+    """An instant on the patient's own clock, as a person writes it."""
+    return moment.astimezone(patient_zone(zone)).strftime("%a %-d %b, %H:%M")
