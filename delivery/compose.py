@@ -25,7 +25,7 @@ from reports.render import (
 )
 from reports.weekly import build_weekly
 from reports.weeks import parse_week
-from reports.words import alert_words
+from reports.words import alert_words, local_date
 
 ACTIVE = ("open", "acknowledged")
 
@@ -57,7 +57,8 @@ def _live_alerts(session: Session, ids: list[int]) -> list[Alert]:
 def _patient_daily(session, row: Claimed, now, public_url) -> Composed:
     patient = session.get(Patient, row.patient_id)
     alerts = _live_alerts(session, row.payload.get("alert_ids", []))
-    lines = [alert_words(a, now).text for a in alerts]
+    today = local_date(now, patient.timezone)
+    lines = [alert_words(a, today).text for a in alerts]
     week = row.payload.get("summary_week")
     if week:
         report = build_weekly(
@@ -80,7 +81,7 @@ def _patient_daily(session, row: Claimed, now, public_url) -> Composed:
     first = patient.name.split()[0] if patient.name else "there"
     text = f"Hello {first},\n\n" + "\n\n".join(lines) + "\n\nYour walking programme\n"
     return Composed(
-        subject=alert_words(alerts[0], now).subject if len(alerts) == 1 else "Your walking today",
+        subject=alert_words(alerts[0], today).subject if len(alerts) == 1 else "Your day",
         text=text,
         event="patient.daily",
         data={"patient": patient.id, "alerts": [a.id for a in alerts]},
@@ -94,7 +95,7 @@ def _therapist_urgent(session, row: Claimed, now, public_url) -> Composed:
         raise NothingToSay("the alert was withdrawn before sending")
     alert = alerts[0]
     patient = session.get(Patient, alert.patient_id)
-    words = alert_words(alert, now)
+    words = alert_words(alert, local_date(now, patient.timezone))
     link = f"{public_url.rstrip('/')}/patients/{patient.id}"
     return Composed(
         subject=f"Urgent: {words.subject}: {patient.name}",

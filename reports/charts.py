@@ -8,24 +8,27 @@ PNG for email (inline ``cid:`` images), SVG for HTML and PDF.
 from __future__ import annotations
 
 import io
-
-import matplotlib
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter
+from functools import cache
 
 from reports.weekly import Day
 
-matplotlib.rcParams.update(
-    {
-        "font.family": "DejaVu Sans",
-        "font.size": 9,
-        "svg.fonttype": "none",
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-    }
-)
+STYLE = {
+    "font.family": "DejaVu Sans",
+    "font.size": 9,
+    "svg.fonttype": "none",
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
+
+
+@cache
+def _matplotlib():
+    """matplotlib, imported on first use (a second at start-up every command would pay)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    matplotlib.rcParams.update(STYLE)
+    return matplotlib
 # Colour-blind safe (Okabe-Ito); low wear and missing also differ by pattern.
 VALID, LOW, MISSING, TARGET = "#0072B2", "#56B4E9", "#9e9e9e", "#D55E00"
 
@@ -53,6 +56,12 @@ def _target(ax, targets: list[int | None], label: str) -> None:
 def week_chart(days: list[Day], minutes_per_walk: int, fmt: str, small: bool = False) -> bytes:
     """The chart as ``fmt`` ("png" or "svg") bytes; ``small`` is the patient's version
     (steps only)."""
+    _matplotlib()
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import FuncFormatter
+
     labels = [f"{d.date:%a}\n{d.date.day}" for d in days]
     steps = [d.steps or 0 for d in days]
     targets = [d.target_steps for d in days]

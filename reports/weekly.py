@@ -266,7 +266,7 @@ def _alerts(session, patient_id, zone, monday, now, retracted_ids):
     )
     open_lines, retracted = [], []
     for a in alerts:
-        words = alert_words(a, now)
+        words = alert_words(a, now.astimezone(zone).date())
         created = a.created_at.astimezone(zone).date()
         line = AlertLine(
             a.id, a.rule, a.severity, words.subject, words.text, a.status, created >= monday
