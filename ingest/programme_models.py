@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     Date,
     ForeignKey,
@@ -22,18 +23,24 @@ from sqlalchemy.orm import Mapped, mapped_column
 from core.clock import utcnow
 from ingest.models import Base
 
-ALERT_STATUSES = ("open", "acknowledged", "withdrawn")
+# open: holds now; acknowledged: someone has seen it; closed: the condition ended
+# (``closed_at``); withdrawn: later data showed it never held (``withdrawn_reason``).
+ALERT_STATUSES = ("open", "acknowledged", "closed", "withdrawn")
 EXEMPT_REASONS = ("illness", "travel", "weather", "other")
 
 
 class Alert(Base):
-    """A finding worth telling someone, stored for delivery; one per
-    (patient, rule, period, audience), so re-running the rules never makes a second."""
+    """A finding worth telling someone: one per (patient, rule, period, audience), where
+    a period is a whole episode (a streak, a sync gap, an overdoing week), so re-running
+    the rules never makes a second. It stores facts (numbers and ISO dates), never
+    words: ``rules.messages.render`` writes the message when it is shown or sent."""
 
     __tablename__ = "alerts"
     __table_args__ = (
         UniqueConstraint("patient_id", "rule", "period", "audience", name="uq_alert_key"),
-        CheckConstraint("status IN ('open', 'acknowledged', 'withdrawn')", name="ck_alert_status"),
+        CheckConstraint(
+            "status IN ('open', 'acknowledged', 'closed', 'withdrawn')", name="ck_alert_status"
+        ),
         Index("ix_alerts_status_created", "status", "created_at"),
     )
 
@@ -46,8 +53,13 @@ class Alert(Base):
     period_end: Mapped[date] = mapped_column(Date)
     audience: Mapped[str] = mapped_column(String(16))
     severity: Mapped[str] = mapped_column(String(16))
-    message: Mapped[str] = mapped_column(Text)
+    facts: Mapped[dict] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(16), default="open")
+    # The patient's local date of the evaluation that raised it (the alert budget's week).
+    raised_on: Mapped[date] = mapped_column(Date)
+    # Held back from the patient by the weekly alert budget; the therapist still sees it.
+    muted: Mapped[bool] = mapped_column(Boolean, default=False)
+    closed_at: Mapped[datetime | None] = mapped_column()
     withdrawn_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -87,3 +99,17 @@ class LevelOverride(Base):
     level: Mapped[int] = mapped_column(Integer)
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProgrammeStart(Base):
+    """The date a therapist started (or restarted) a patient's programme: days before it
+    are history, usable as the baseline, never judged."""
+
+    __tablename__ = "programme_starts"
+
+    patient_id: Mapped[str] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), primary_key=True
+    )
+    start_date: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -23,9 +23,10 @@ from ingest import dayview
 from ingest.db import transaction
 from ingest.models import LinkedAccount, LinkStatus, PainReport, Patient
 from ingest.patients import get_patient
-from ingest.programme_models import ExemptDay, LevelOverride
+from ingest.programme_models import ExemptDay, LevelOverride, ProgrammeStart
 from rules import findings as rules
 from rules.alerts import AlertChanges, apply_findings
+from rules.calibration import calibrated_cadence
 from rules.metrics import calendar_frame, day_metrics, interval_day_metrics
 from rules.pain import flare_days
 from rules.programme import run_programme
@@ -44,6 +45,8 @@ class Assessment:
     # Last local date up to which every day has settled: alerts about later days
     # may still change and are never withdrawn.
     settled_through: dict[str, date]
+    # The settings used, per patient (with the calibrated ``cadence_threshold``).
+    params: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 @dataclass
@@ -79,26 +82,31 @@ def findings_for(
     exempt: pd.DataFrame,
     sync: pd.DataFrame,
     today: pd.Series,
+    start: pd.Series,
 ) -> pd.DataFrame:
-    """Every rule of the spec's alert table over the whole history."""
+    """Every rule of the spec's alert table over the whole history. Programme rules
+    judge only days from each patient's ``start`` (NaT: not enrolled, none); the
+    data-quality ones (sync, implausible data, completeness) and flares judge all."""
     parts = [rules.flare(flares, params, today), rules.sync_findings(sync, params, today)]
     if not days.empty:
-        parts += day_findings(days, plan, params, exempt, today)
+        parts += day_findings(days, plan, params, exempt, today, start)
     parts = [p for p in parts if not p.empty]
     if not parts:
         return pd.DataFrame(columns=rules.FINDING_COLUMNS)
     return pd.concat(parts, ignore_index=True)
 
 
-def day_findings(days, plan, params, exempt, today) -> list[pd.DataFrame]:
-    weekly = rules.weekly(days, plan, params, exempt)
+def day_findings(days, plan, params, exempt, today, start) -> list[pd.DataFrame]:
+    since = start.reindex(days["patient_id"]).to_numpy("datetime64[ns]")
+    judged = days[days["local_date"].to_numpy("datetime64[ns]") >= since]
+    weekly = rules.weekly(judged, plan, params, exempt)
     return [
-        rules.overdoing(days, params, today),
-        rules.boom_bust(days, params, today),
+        rules.overdoing(judged, params, today),
+        rules.boom_bust(judged, params, today),
         rules.under_target(weekly, params, today),
-        rules.inactive_streak(days, params, exempt, today),
-        rules.low_completeness(days, params, today),
+        rules.inactive_streak(judged, params, exempt, today),
         rules.maintenance(weekly, params, today),
+        rules.low_completeness(days, params, today),
         rules.implausible_data(days, params, today),
     ]
 
@@ -113,7 +121,17 @@ def assess(
     ids = [p.id for p in patients]
     by_id = {p.id: p for p in patients}
     clocks = {p.id: _clock(p, now, today) for p in patients}
-    params = params_frame({p.id: patient_config(p.programme, p.overrides) for p in patients})
+    params = params_frame(
+        {p.id: patient_config(p.programme, p.overrides) for p in patients},
+        {p.id: "cadence_threshold" in (p.overrides or {}) for p in patients},
+    )
+    starts = dict(
+        session.execute(
+            select(ProgrammeStart.patient_id, ProgrammeStart.start_date).where(
+                ProgrammeStart.patient_id.in_(ids)
+            )
+        ).all()
+    )
     accounts = list(session.scalars(select(LinkedAccount).where(LinkedAccount.patient_id.in_(ids))))
 
     last = max((t for _, t in clocks.values()), default=None)
@@ -129,17 +147,23 @@ def assess(
         first = _local_date(linked, zone) or (
             first_data[pid].date() if pid in first_data.index else None
         )
+        start = starts.get(pid)
+        if start is not None:
+            # History before the start is the baseline when it covers the whole week.
+            before = start - timedelta(days=int(params.at[pid, "baseline_days"]))
+            data_from = first_data[pid].date() if pid in first_data.index else start
+            first = before if data_from <= before else start
         if first is None:
             continue
         synced = max((a.last_success_at for a in own if a.last_success_at), default=None)
         calendar_rows.append(
-            (pid, first, clocks[pid][1], _local_date(synced, zone) if own else None)
+            (pid, first, clocks[pid][1], _local_date(synced, zone) if own else None, start)
         )
         if own:
             sync_rows.append(_sync_state(pid, own, raw, totals, zone, linked, clocks[pid][0]))
     if not calendar_rows:
         empty = pd.DataFrame(columns=rules.FINDING_COLUMNS)
-        return Assessment(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), empty, {}, {})
+        return Assessment(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), empty, {}, {}, params)
     calendar = calendar_frame(*map(list, zip(*calendar_rows, strict=True)))
     params = params.loc[calendar.index]
 
@@ -193,6 +217,9 @@ def run_rules(
     local_time, score); ``exempt``: (patient_id, local_date); ``overrides``:
     (patient_id, week_start, level); ``sync``: ``SYNC_COLUMNS`` rows.
     """
+    params = params.assign(
+        cadence_threshold=calibrated_cadence(merged, params, calendar["first_date"])
+    )
     table = day_metrics(day_table, interval_day_metrics(merged, params), params, calendar)
     # Pain from patients with no programme days (no data, no link) has nothing to hold.
     flares = flare_days(pain[pain["patient_id"].isin(calendar.index)], params)
@@ -204,14 +231,16 @@ def run_rules(
     sync = sync.set_index("patient_id")
     sync["last_data_at"] = pd.to_datetime(sync["last_data_at"], utc=True)
     sync["now"] = pd.to_datetime(sync["now"], utc=True)
-    found = findings_for(days, plan, params, flares, exempt, sync, calendar["today"])
+    found = findings_for(
+        days, plan, params, flares, exempt, sync, calendar["today"], calendar["start"]
+    )
     today = {pid: t.date() for pid, t in calendar["today"].items()}
     unsettled = days.loc[~days["settled"]].groupby("patient_id")["local_date"].min()
     settled_through = {
         pid: (unsettled[pid] - pd.Timedelta(days=1)).date() if pid in unsettled.index else day
         for pid, day in today.items()
     }
-    return Assessment(days, plan, base, found, today, settled_through)
+    return Assessment(days, plan, base, found, today, settled_through, params)
 
 
 def _sync_state(pid, own, raw, totals, zone, linked, now) -> tuple:
@@ -267,7 +296,8 @@ def evaluate(
     source_priority: Sequence[str] = dayview.DEFAULT_SOURCE_PRIORITY,
     patient_ids: Sequence[str] | None = None,
 ) -> EvaluationResult:
-    """Run every rule for one patient, the ``patient_ids`` or all, and update the alert records (idempotent).
+    """Run every rule for one patient, the ``patient_ids`` or all, and update the alert
+    records (idempotent).
 
     ``today`` evaluates as of the end of that local date; ``now`` is the clock
     (injected by tests; the real time by default). All patients are evaluated
@@ -297,7 +327,7 @@ def evaluate(
             log.exception("rules.failed", patient_id=pid, error_type=type(err).__name__)
             result.failures[pid] = _reason(err)
             continue
-        for name in ("new", "still_open", "withdrawn", "reopened"):
+        for name in ("new", "still_open", "withdrawn", "reopened", "closed"):
             getattr(result.changes, name).extend(getattr(one, name))
     return result
 
@@ -307,7 +337,7 @@ def _evaluate_batch(factory, ids, now, today, source_priority) -> AlertChanges:
         patients = list(session.scalars(select(Patient).where(Patient.id.in_(ids))))
         patients.sort(key=lambda p: p.id)
         result = assess(session, patients, now, today, source_priority)
-        return apply_findings(session, result.findings, result.today, result.settled_through)
+        return apply_findings(session, result.findings, result.today, result.settled_through, now)
 
 
 def _reason(err: Exception) -> str:

@@ -1,12 +1,14 @@
 """Adherence findings: the spec's alert table, one pure function per rule.
 
-Each rule takes the day table (``rules.programme.run_programme``), settings and
-context frames, and returns findings: ``patient_id, rule, period, audience,
-severity, message, fresh``. ``period`` names what the finding is about (a date,
-a programme week, a streak, a sync gap) so the same finding found again has
-the same key. ``fresh`` says whether it is news today: a patient message is
-about now, a therapist's about the last fortnight; older findings are kept
-only so that existing alerts are not withdrawn while they still hold.
+Each rule takes the day table (``rules.programme.run_programme``) or the weekly
+table, the settings and context frames, and returns findings
+(``FINDING_COLUMNS``). ``period`` names the episode the finding is about (an
+overdoing week, a streak, a sync gap, a date for one-off events) so the same
+finding found again has the same key. ``facts`` are numbers and ISO dates;
+``rules.messages`` holds the severity and the words. ``fresh`` says whether it
+is news today (a patient message is about now, a therapist's about the last
+fortnight; older findings only keep existing alerts from being withdrawn);
+``ongoing`` is False once an episode has ended (the alert is then closed).
 
 Never judged as failed: provisional days, missing and low-wear days, days
 with only a daily total (for bout rules), implausible days, and exempt days
@@ -15,13 +17,13 @@ with only a daily total (for bout rules), implausible days, and exempt days
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import pandas as pd
 
+from rules.arrays import group_shift, iso_days, judgeable, per, per_day, records, runs
+from rules.arrays import week_monday as _monday
+from rules.messages import PATIENT, THERAPIST, severity
 from rules.metrics import day_lookup
-from rules.programme import _group_shift
 
 FINDING_COLUMNS = [
     "patient_id",
@@ -30,159 +32,132 @@ FINDING_COLUMNS = [
     "period_end",
     "audience",
     "severity",
-    "message",
+    "facts",
     "fresh",
+    "ongoing",
 ]
-PATIENT, THERAPIST = "patient", "therapist"
-INFO, WARNING, URGENT = "info", "warning", "urgent"
 
 
-def _day(value) -> str:
-    return pd.Timestamp(value).date().isoformat()
-
-
-def _week(value) -> str:
-    return f"week of {_day(value)}"
-
-
-def _days(values: pd.Series) -> pd.Series:
-    return pd.to_datetime(values).dt.strftime("%Y-%m-%d")
+def _none() -> pd.DataFrame:
+    return pd.DataFrame(columns=FINDING_COLUMNS)
 
 
 def _emit(
     rows: pd.DataFrame,
     rule: str,
     audience: str,
-    severity: str,
-    period: Callable[[pd.DataFrame], pd.Series],
-    message: Callable[[dict], str],
+    period: np.ndarray,
+    facts: pd.DataFrame,
     ends: pd.Series,
     today: pd.Series,
     params: pd.DataFrame,
+    ongoing: np.ndarray | bool = True,
 ) -> pd.DataFrame:
-    """Findings for ``rows``; only fresh ones get a message (the rest are keys that
-    keep existing alerts from being withdrawn)."""
+    """Findings for ``rows`` (``facts`` row-aligned with them)."""
     if rows.empty:
-        return pd.DataFrame(columns=FINDING_COLUMNS)
+        return _none()
     window = "fresh_patient_days" if audience == PATIENT else "fresh_therapist_days"
+    ends = pd.to_datetime(pd.Series(ends).reset_index(drop=True))
     age = (today.reindex(rows["patient_id"]).to_numpy() - ends.to_numpy()) // np.timedelta64(1, "D")
     fresh = age <= params[window].reindex(rows["patient_id"]).to_numpy()
-    messages = np.full(len(rows), "", dtype=object)
-    messages[fresh] = [message(r) for r in rows[fresh].to_dict("records")]
     return pd.DataFrame(
         {
             "patient_id": rows["patient_id"].to_numpy(),
             "rule": rule,
-            "period": np.asarray(period(rows), dtype=object),
-            "period_end": pd.to_datetime(ends.to_numpy()).date,
+            "period": np.asarray(period, dtype=object),
+            "period_end": ends.dt.date.to_numpy(),
             "audience": audience,
-            "severity": severity,
-            "message": messages,
+            "severity": severity(rule, audience),
+            "facts": records(facts.reset_index(drop=True)),
             "fresh": fresh,
+            "ongoing": np.broadcast_to(np.asarray(ongoing, dtype=bool), len(rows)).copy(),
         }
     )
 
 
-def _per(params: pd.DataFrame, table: pd.DataFrame, name: str) -> np.ndarray:
-    """A setting per day row (``param_row`` is set by ``rules.metrics.day_metrics``)."""
-    return params[name].to_numpy()[table["param_row"].to_numpy()]
-
-
-def _judgeable(table: pd.DataFrame) -> pd.Series:
-    return (table["status"] == "valid") & ~table["implausible_day"]
+def _both(rows: pd.DataFrame, rule: str, facts: dict[str, pd.DataFrame], **kwargs) -> pd.DataFrame:
+    """The same finding for each audience, with each audience's facts."""
+    return pd.concat(
+        [_emit(rows, rule, audience, facts=f, **kwargs) for audience, f in facts.items()]
+    )
 
 
 def overdoing(table, params, today) -> pd.DataFrame:
-    rows = table[table["overdoing"]]
-    so_far = ~rows["settled"]
-
-    def patient_message(r) -> str:
-        when = "so far today" if not r["settled"] else f"on {_day(r['local_date'])}"
-        return (
-            f"Great energy! You've done {int(r['steps_counted']):,} steps {when}, more than "
-            "your body is used to. Pace it: save some for tomorrow."
-        )
-
-    rows = rows.assign(settled=~so_far)
+    """Days over the ceiling, one episode per patient and calendar week (principle 3):
+    the facts follow the latest such day; ongoing while that week is running."""
+    rows = table[table["overdoing"]].reset_index(drop=True)
+    if rows.empty:
+        return _none()
+    rows = rows.assign(week_start=_monday(rows["local_date"]))
+    grouped = rows.groupby(["patient_id", "week_start"], sort=False, observed=True)
+    last = grouped.tail(1).set_index(["patient_id", "week_start"])
+    week = pd.DataFrame(
+        {
+            "days": grouped.size(),
+            "last_day": last["local_date"],
+            "steps": last["steps_counted"].astype(np.int64),
+            "most_steps": grouped["steps_counted"].max().astype(np.int64),
+            "ceiling": last["ceiling"].round().astype(np.int64),
+            "so_far": ~last["settled"],
+        }
+    ).reset_index()
+    week["until"] = week["last_day"].where(week["so_far"], week["last_day"] - pd.Timedelta(days=1))
+    week_end = week["week_start"] + pd.Timedelta(days=6)
+    running = week_end.to_numpy() >= today.reindex(week["patient_id"]).to_numpy()
     return _emit(
-        rows,
+        week,
         "overdoing",
         PATIENT,
-        WARNING,
-        lambda f: _days(f["local_date"]),
-        patient_message,
-        rows["local_date"],
+        "week of " + iso_days(week["week_start"]),
+        week[["week_start", "days", "last_day", "steps", "most_steps", "ceiling", "until"]],
+        week["last_day"],
         today,
         params,
+        ongoing=running,
     )
 
 
 def boom_bust(table, params, today) -> pd.DataFrame:
     """An overdoing day, then ``boom_bust_days`` settled valid days under
-    ``boom_bust_fraction`` of that day's 7-day median."""
+    ``boom_bust_fraction`` of that day's recent median."""
     group = pd.factorize(table["patient_id"])[0]
-    judged = (_judgeable(table) & table["settled"]).to_numpy(float)
+    judged = (judgeable(table) & table["settled"].to_numpy()).astype(float)
     steps = table["steps_counted"].to_numpy(float)
-    need = _per(params, table, "boom_bust_days")
-    limit = _per(params, table, "boom_bust_fraction") * table["median7"].to_numpy()
+    need = per_day(params, table, "boom_bust_days")
+    limit = per_day(params, table, "boom_bust_fraction") * table["median7"].to_numpy()
     hit = table["overdoing"].to_numpy() & table["settled"].to_numpy()
     after = []
     for lag in range(1, int(need.max(initial=0)) + 1):
-        ahead = _group_shift(steps, group, -lag)
-        ok = (_group_shift(judged, group, -lag) == 1) & (ahead < limit)
+        ahead = group_shift(steps, group, -lag)
+        ok = (group_shift(judged, group, -lag) == 1) & (ahead < limit)
         hit &= (lag > need) | ok
         after.append(ahead)
-    rows = table[hit].copy()
+    rows = table[hit].reset_index(drop=True)
     if rows.empty:
-        return pd.DataFrame(columns=FINDING_COLUMNS)
-    rows["bust_end"] = rows["local_date"] + pd.to_timedelta(need[hit], unit="D")
+        return _none()
+    ends = rows["local_date"] + pd.to_timedelta(need[hit], unit="D")
     figures = np.column_stack(after)[hit]
-    rows["bust_steps"] = [
-        ", ".join(f"{int(v):,}" for v in line[:n])
-        for line, n in zip(figures, need[hit], strict=True)
-    ]
-    period = lambda f: _days(f["local_date"])  # noqa: E731
-    return pd.concat(
-        [
-            _emit(
-                rows,
-                "boom_bust",
-                PATIENT,
-                WARNING,
-                period,
-                lambda r: (
-                    "A big day, then a couple of quiet ones: that's the boom-bust swing. "
-                    "Steady, smaller walks every day will get you further."
-                ),
-                rows["bust_end"],
-                today,
-                params,
-            ),
-            _emit(
-                rows,
-                "boom_bust",
-                THERAPIST,
-                INFO,
-                period,
-                lambda r: (
-                    f"Activity swing: {int(r['steps_counted']):,} steps on {_day(r['local_date'])} "
-                    f"(ceiling {int(r['ceiling']):,}, 7-day median {int(r['median7']):,}), then "
-                    f"{r['bust_steps']} steps."
-                ),
-                rows["bust_end"],
-                today,
-                params,
-            ),
-        ]
+    facts = pd.DataFrame(
+        {
+            "day": rows["local_date"],
+            "steps": rows["steps_counted"].astype(np.int64),
+            "ceiling": rows["ceiling"].round().astype(np.int64),
+            "median": rows["median7"].round().astype(np.int64),
+        }
     )
-
-
-def _runs(flags: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """Length of the run of True ending at each row (0 where False), per key."""
-    index = np.arange(len(flags))
-    starts = np.r_[True, keys[1:] != keys[:-1]] if len(keys) else np.zeros(0, dtype=bool)
-    marker = np.where(~flags, index, np.where(starts, index - 1, -1))
-    return np.where(flags, index - np.maximum.accumulate(marker), 0)
+    facts["after"] = [
+        [int(v) for v in line[:n]] for line, n in zip(figures, need[hit], strict=True)
+    ]
+    period = iso_days(rows["local_date"])
+    return _both(
+        rows,
+        "boom_bust",
+        {PATIENT: facts[["day"]], THERAPIST: facts},
+        period=period,
+        ends=ends,
+        today=today,
+        params=params,
+    )
 
 
 def weekly(table, plan, params, exempt) -> pd.DataFrame:
@@ -204,7 +179,7 @@ def weekly(table, plan, params, exempt) -> pd.DataFrame:
     rows, prow, key, plan_at = rows[found], prow[found], key[found], order[at[found]]
     if len(rows) == 0:
         return pd.DataFrame()
-    judged = _judgeable(table).to_numpy()[rows]
+    judged = judgeable(table)[rows]
     intraday = table["has_intraday"].to_numpy()[rows]
     settled = table["settled"].to_numpy()[rows]
     is_exempt = (day_lookup(table, exempt, params) >= 0)[rows]
@@ -213,7 +188,7 @@ def weekly(table, plan, params, exempt) -> pd.DataFrame:
     )
     dates = table["local_date"].to_numpy("datetime64[D]")[rows]
     week_start = plan["week_start"].to_numpy("datetime64[D]")[plan_at]
-    early = (dates - week_start).astype(np.int64) < params["nudge_day"].to_numpy()[prow]
+    early = (dates - week_start).astype(np.int64) < per(params, prow, "nudge_day")
     heads = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
 
     def total(values: np.ndarray) -> np.ndarray:
@@ -247,116 +222,164 @@ def weekly(table, plan, params, exempt) -> pd.DataFrame:
     )
 
 
-def under_target(weeks, params, today) -> pd.DataFrame:
-    """``weeks``: ``weekly`` output. Weeks in maintenance are left to that rule."""
-    if weeks.empty:
-        return pd.DataFrame(columns=FINDING_COLUMNS)
-    prow = weeks["param_row"].to_numpy()
-
-    def per(name: str) -> np.ndarray:
-        return params[name].to_numpy()[prow]
-
-    judged = (
+def _judged_weeks(weeks: pd.DataFrame, params: pd.DataFrame) -> np.ndarray:
+    """Whole, settled weeks with enough days of minute data to judge."""
+    return (
         (weeks["n_days"].to_numpy() == 7)
         & (weeks["unsettled"].to_numpy() == 0)
-        & (weeks["exempt"].to_numpy() == 0)
-        & (weeks["judged_days"].to_numpy() >= per("min_judged_days_per_week"))
+        & (
+            weeks["judged_days"].to_numpy()
+            >= per(params, weeks["param_row"].to_numpy(), "min_judged_days_per_week")
+        )
     )
+
+
+def under_target(weeks, params, today) -> pd.DataFrame:
+    """Therapist: a run of short weeks, one episode from its first week (ongoing while
+    the latest judged week is short). Patient: the mid-week nudge, ongoing while its
+    week runs. Weeks in maintenance are left to that rule."""
+    if weeks.empty:
+        return _none()
+    prow = weeks["param_row"].to_numpy()
     planned = weeks["walks_planned"].to_numpy()
     goal = weeks["goal"].to_numpy()
-    short = judged & ~goal & (weeks["walks"].to_numpy() <= planned - per("under_target_shortfall"))
-    run = _runs(short, prow)
-    hit = run >= per("under_target_weeks")
-    running = weeks[hit].assign(weeks_running=run[hit])
+    short = (
+        _judged_weeks(weeks, params)
+        & (weeks["exempt"].to_numpy() == 0)
+        & ~goal
+        & (weeks["walks"].to_numpy() <= planned - per(params, prow, "under_target_shortfall"))
+    )
+    run = runs(short, prow)
+    hit = run >= per(params, prow, "under_target_weeks")
+    latest = weeks.groupby("patient_id", sort=False)["week"].transform("max").to_numpy()
+    running = weeks[hit].assign(
+        weeks_running=run[hit],
+        run_start=weeks["week_start"][hit] - pd.to_timedelta(7 * (run[hit] - 1), unit="D"),
+        # the week in progress is not judged yet, so "latest" is the one before it
+        ongoing=weeks["week"].to_numpy()[hit] >= latest[hit] - 1,
+    )
+    running = running.groupby(["patient_id", "run_start"], sort=False).tail(1)
     therapist = _emit(
         running,
         "under_target",
         THERAPIST,
-        INFO,
-        lambda f: "week of " + _days(f["week_start"]),
-        lambda r: (
-            f"Under target for {int(r['weeks_running'])} weeks running: {int(r['walks'])} of "
-            f"{int(r['walks_planned'])} planned walks in the week of {_day(r['week_start'])}. "
-            "Adjust the plan?"
-        ),
+        "from week of " + iso_days(running["run_start"]),
+        running[["week_start", "weeks_running", "walks", "walks_planned"]],
         running["week_start"] + pd.Timedelta(days=6),
         today,
         params,
+        ongoing=running["ongoing"].to_numpy(bool),
     )
     slow = weeks[
-        (weeks["early_days"].to_numpy() == per("nudge_day"))
+        (weeks["early_days"].to_numpy() == per(params, prow, "nudge_day"))
         & (weeks["early_unsettled"].to_numpy() == 0)
         & (weeks["early_exempt"].to_numpy() == 0)
         & (weeks["early_unjudged"].to_numpy() == 0)
         & ~goal
-        & (weeks["early_walks"].to_numpy() < per("nudge_fraction") * planned)
+        & (weeks["early_walks"].to_numpy() < per(params, prow, "nudge_fraction") * planned)
     ]
+    week_end = slow["week_start"] + pd.Timedelta(days=6)
+    facts = pd.DataFrame(
+        {
+            "week_start": slow["week_start"],
+            "walks": slow["early_walks"],
+            "walks_planned": slow["walks_planned"],
+            "nudge_day": per(params, slow["param_row"].to_numpy(), "nudge_day"),
+            "until": week_end,
+        }
+    )
     patient = _emit(
         slow,
         "under_target",
         PATIENT,
-        INFO,
-        lambda f: "week of " + _days(f["week_start"]),
-        lambda r: (
-            f"You've done {int(r['early_walks'])} of your {int(r['walks_planned'])} walks so "
-            "far this week. There's still time: a short walk today counts!"
-        ),
+        "week of " + iso_days(slow["week_start"]),
+        facts,
         slow["early_last"],
         today,
         params,
+        ongoing=week_end.to_numpy() >= today.reindex(slow["patient_id"]).to_numpy(),
     )
     return pd.concat([therapist, patient])
 
 
-def inactive_streak(table, params, exempt, today) -> pd.DataFrame:
-    is_exempt = day_lookup(table, exempt, params) >= 0
-    inactive = (
-        _judgeable(table).to_numpy()
+def inactive_days(table: pd.DataFrame, params: pd.DataFrame, exempt: pd.DataFrame) -> np.ndarray:
+    """Settled, valid, minute-data, non-exempt days with no walking bout and fewer
+    steps than ``steps_limit`` (principle 2: little movement for this person)."""
+    return (
+        judgeable(table)
         & table["settled"].to_numpy()
         & table["has_intraday"].to_numpy()
-        & ~is_exempt
+        & (day_lookup(table, exempt, params) < 0)
         & (table["walking_minutes"].to_numpy() == 0)
+        & (table["steps_counted"].to_numpy() < table["steps_limit"].to_numpy())
     )
+
+
+def inactive_streak(table, params, exempt, today) -> pd.DataFrame:
+    """Runs of inactive days; one episode per run, ongoing until a judged day breaks it."""
+    inactive = inactive_days(table, params, exempt)
     pid = table["patient_id"].to_numpy()
     change = np.r_[True, (inactive[1:] != inactive[:-1]) | (pid[1:] != pid[:-1])]
     run = np.cumsum(change)
-    frame = pd.DataFrame({"patient_id": pid, "run": run, "date": table["local_date"]})[inactive]
-    runs = (
-        frame.groupby(["patient_id", "run"])
-        .agg(start=("date", "min"), end=("date", "max"), days=("date", "size"))
+    frame = pd.DataFrame(
+        {
+            "patient_id": pid,
+            "run": run,
+            "date": table["local_date"],
+            "limit": table["steps_limit"].to_numpy(),
+        }
+    )
+    # A run still holds while no later settled, judged day has broken it.
+    broken = judgeable(table) & table["settled"].to_numpy() & ~inactive
+    last_break = (
+        pd.Series(np.where(broken, table["local_date"], pd.NaT), dtype="datetime64[ns]")
+        .groupby(pid)
+        .max()
+    )
+    runs_ = (
+        frame[inactive]
+        .groupby(["patient_id", "run"])
+        .agg(
+            start=("date", "min"),
+            end=("date", "max"),
+            days=("date", "size"),
+            limit=("limit", "min"),
+        )
         .reset_index()
     )
+    ongoing = ~(last_break.reindex(runs_["patient_id"]).to_numpy() > runs_["end"].to_numpy())
+    runs_["ongoing"] = ongoing
     found = []
-    for audience, setting, severity in (
-        (PATIENT, "inactive_patient_days", INFO),
-        (THERAPIST, "inactive_therapist_days", INFO),
+    for audience, setting in (
+        (PATIENT, "inactive_patient_days"),
+        (THERAPIST, "inactive_therapist_days"),
     ):
-        need = params[setting].reindex(runs["patient_id"]).to_numpy()
-        rows = runs[runs["days"] >= need].copy()
-        rows["reached"] = rows["start"] + pd.to_timedelta(
+        need = params[setting].reindex(runs_["patient_id"]).to_numpy()
+        rows = runs_[runs_["days"] >= need].reset_index(drop=True)
+        reached = rows["start"] + pd.to_timedelta(
             params[setting].reindex(rows["patient_id"]).to_numpy() - 1, unit="D"
         )
-        if audience == PATIENT:
-            message = lambda r: (  # noqa: E731
-                "It's been a few days without a longer walk. How about a short, easy one today? "
-                "Every walk counts."
-            )
-        else:
-            message = lambda r: (  # noqa: E731
-                f"{int(r['days'])} valid days in a row with no walking bout "
-                f"({_day(r['start'])} to {_day(r['end'])})."
-            )
+        facts = pd.DataFrame(
+            {
+                "start": rows["start"],
+                "end": rows["end"],
+                "days": rows["days"],
+                "steps_limit": np.nan_to_num(rows["limit"].to_numpy(float)).round().astype(int),
+                # "a short walk today?" reads right only the day after the streak's end
+                "until": rows["end"] + pd.Timedelta(days=1),
+            }
+        )
         found.append(
             _emit(
                 rows,
                 "inactive_streak",
                 audience,
-                severity,
-                lambda f: "from " + _days(f["start"]),
-                message,
-                rows["reached"],
+                "from " + iso_days(rows["start"]),
+                facts,
+                reached,
                 today,
                 params,
+                ongoing=rows["ongoing"].to_numpy(bool),
             )
         )
     return pd.concat(found)
@@ -365,7 +388,7 @@ def inactive_streak(table, params, exempt, today) -> pd.DataFrame:
 def low_completeness(table, params, today) -> pd.DataFrame:
     """Judged on every day with a full, settled 30-day window behind it; one per week."""
     group = table["param_row"].to_numpy()
-    window = _per(params, table, "completeness_window_days")
+    window = per_day(params, table, "completeness_window_days")
     # Prefix sums with a leading 0: the count over rows [a, b) is c[b] - c[a].
     with_data = np.r_[0, np.cumsum(table["wear_status"].to_numpy() != "missing")]
     settled = np.r_[0, np.cumsum(table["settled"].to_numpy())]
@@ -375,7 +398,7 @@ def low_completeness(table, params, today) -> pd.DataFrame:
     lo = judged - window[judged]
     days = with_data[judged] - with_data[lo]
     complete = settled[judged] - settled[lo] == window[judged]
-    low = complete & (days < _per(params, table, "completeness_min_days")[judged])
+    low = complete & (days < per_day(params, table, "completeness_min_days")[judged])
     rows = table.iloc[judged[low]].assign(days=days[low], window=window[judged[low]])
     rows = rows[rows["week"] >= 0]
     rows = rows.sort_values("local_date").drop_duplicates(["patient_id", "week"], keep="last")
@@ -383,12 +406,8 @@ def low_completeness(table, params, today) -> pd.DataFrame:
         rows,
         "low_completeness",
         THERAPIST,
-        INFO,
-        lambda f: "programme week " + (f["week"] + 1).astype(int).astype(str),
-        lambda r: (
-            f"Monitoring incomplete: {int(r['days'])} of the last {int(r['window'])} days have "
-            f"data (as of {_day(r['local_date'])})."
-        ),
+        "programme week " + (rows["week"] + 1).astype(int).astype(str).to_numpy(object),
+        pd.DataFrame({"day": rows["local_date"], "days": rows["days"], "window": rows["window"]}),
         rows["local_date"],
         today,
         params,
@@ -396,60 +415,41 @@ def low_completeness(table, params, today) -> pd.DataFrame:
 
 
 def flare(flares: pd.DataFrame, params, today) -> pd.DataFrame:
-    period = lambda f: _days(f["local_date"])  # noqa: E731
-    return pd.concat(
-        [
-            _emit(
-                flares,
-                "flare",
-                THERAPIST,
-                URGENT,
-                period,
-                lambda r: f"Pain flare on {_day(r['local_date'])}: {r['reason']}. Level held.",
-                flares["local_date"],
-                today,
-                params,
-            ),
-            _emit(
-                flares,
-                "flare",
-                PATIENT,
-                INFO,
-                period,
-                lambda r: (
-                    "Sorry your back is sore. Keep walking, but hold at this week's level: "
-                    "shorter, gentler walks are fine. Hold, don't stop."
-                ),
-                flares["local_date"],
-                today,
-                params,
-            ),
-        ]
+    if flares.empty:
+        return _none()
+    facts = pd.DataFrame(
+        {
+            "day": flares["local_date"],
+            "score": flares["score"].astype(np.int64),
+            "kind": flares["kind"],
+            "usual": flares["usual"].astype(float),
+            "previous": flares["previous"].astype(float),
+        }
+    )
+    return _both(
+        flares,
+        "flare",
+        {THERAPIST: facts, PATIENT: facts[["day"]]},
+        period=iso_days(flares["local_date"]),
+        ends=flares["local_date"],
+        today=today,
+        params=params,
     )
 
 
 def maintenance(weeks, params, today) -> pd.DataFrame:
     """``weeks``: ``weekly`` output."""
     if weeks.empty:
-        return pd.DataFrame(columns=FINDING_COLUMNS)
-    weeks = weeks.assign(
-        goal_reached=weeks["goal"],
-        judged=(weeks["n_days"] == 7)
-        & (weeks["unsettled"] == 0)
-        & (
-            weeks["judged_days"]
-            >= params["min_judged_days_per_week"].to_numpy()[weeks["param_row"]]
-        ),
-    )
+        return _none()
+    counted = (weeks["goal"].to_numpy() & _judged_weeks(weeks, params)).astype(float)
     group = weeks["param_row"].to_numpy()
     p = params.reindex(weeks["patient_id"])
     span = p["maintenance_weeks"].to_numpy()
     minutes = weeks["minutes"].to_numpy(float)
-    counted = (weeks["goal_reached"] & weeks["judged"]).to_numpy(float)
     window = np.arange(int(span.max(initial=1)))
     inside = window[None, :] < span[:, None]
-    back = np.column_stack([_group_shift(minutes, group, lag) for lag in window])
-    ok = np.column_stack([_group_shift(counted, group, lag) for lag in window]) == 1
+    back = np.column_stack([group_shift(minutes, group, lag) for lag in window])
+    ok = np.column_stack([group_shift(counted, group, lag) for lag in window]) == 1
     full = (ok | ~inside).all(axis=1)
     mean = np.where(inside, back, 0).sum(axis=1) / span
     goal = p["goal_minutes_per_week"].to_numpy()
@@ -459,61 +459,41 @@ def maintenance(weeks, params, today) -> pd.DataFrame:
     )
     hit = full & (low_mean | all_under)
     if not hit.any():
-        return pd.DataFrame(columns=FINDING_COLUMNS)
-    rows = weeks[hit].assign(mean=mean[hit], goal=goal[hit]).reset_index(drop=True)
-    rows["figures"] = [
-        ", ".join(str(int(m)) for m in line[:n][::-1])
-        for line, n in zip(back[hit], span[hit], strict=True)
+        return _none()
+    rows = weeks[hit].reset_index(drop=True)
+    facts = pd.DataFrame(
+        {"week_start": rows["week_start"], "mean": mean[hit], "goal": goal[hit], "weeks": span[hit]}
+    )
+    facts["minutes"] = [
+        [int(m) for m in line[:n][::-1]] for line, n in zip(back[hit], span[hit], strict=True)
     ]
-    ends = rows["week_start"] + pd.Timedelta(days=6)
-    period = lambda f: "week of " + _days(f["week_start"])  # noqa: E731
-    return pd.concat(
-        [
-            _emit(
-                rows,
-                "maintenance",
-                PATIENT,
-                INFO,
-                period,
-                lambda r: (
-                    "You reached your walking goal: well done! Walking has slipped a little "
-                    "lately; keeping it up is what keeps your back protected."
-                ),
-                ends,
-                today,
-                params,
-            ),
-            _emit(
-                rows,
-                "maintenance",
-                THERAPIST,
-                INFO,
-                period,
-                lambda r: (
-                    f"Maintenance: {r['mean']:.0f} walking min/week over the last 4 weeks "
-                    f"({r['figures']}), goal {int(r['goal'])}."
-                ),
-                ends,
-                today,
-                params,
-            ),
-        ]
+    return _both(
+        rows,
+        "maintenance",
+        {PATIENT: facts[["week_start"]], THERAPIST: facts},
+        period="week of " + iso_days(rows["week_start"]),
+        ends=rows["week_start"] + pd.Timedelta(days=6),
+        today=today,
+        params=params,
     )
 
 
 def implausible_data(table, params, today) -> pd.DataFrame:
     rows = table[table["implausible"]]
+    facts = pd.DataFrame(
+        {
+            "day": rows["local_date"],
+            "steps": rows["steps"].astype(np.int64),
+            "minutes": rows["implausible_minutes"].astype(np.int64),
+            "source": rows["source"].astype(str),
+        }
+    )
     return _emit(
         rows,
         "implausible_data",
         THERAPIST,
-        INFO,
-        lambda f: _days(f["local_date"]),
-        lambda r: (
-            f"Implausible data on {_day(r['local_date'])}: {int(r['steps']):,} steps, "
-            f"{int(r['implausible_minutes'])} min above the per-minute limit "
-            f"(source {r['source']}). Check the device or duplicates."
-        ),
+        iso_days(rows["local_date"]),
+        facts,
         rows["local_date"],
         today,
         params,
@@ -521,70 +501,52 @@ def implausible_data(table, params, today) -> pd.DataFrame:
 
 
 def sync_findings(sync: pd.DataFrame, params, today) -> pd.DataFrame:
-    """no_sync and disconnected, from the accounts' state now (never from history).
+    """no_sync and disconnected, from the accounts' state now (never from history):
+    each an episode that lasts while the state does.
 
     ``sync``: per patient ``now`` (the evaluation instant, UTC), ``active_link``,
     ``last_data_at`` (UTC), ``last_data_date``, ``revoked``, ``revoked_date`` (local
     dates as ISO strings).
     """
     if sync.empty:
-        return pd.DataFrame(columns=FINDING_COLUMNS)
+        return _none()
     sync = sync.reset_index()
     hours = (sync["now"] - sync["last_data_at"]).dt.total_seconds() / 3600
     p = params.reindex(sync["patient_id"]).reset_index(drop=True)
     fresh_end = today.reindex(sync["patient_id"]).reset_index(drop=True)
     out = []
-    for audience, setting, severity in (
-        (PATIENT, "no_sync_patient_hours", INFO),
-        (THERAPIST, "no_sync_therapist_hours", URGENT),
+    for audience, setting in (
+        (PATIENT, "no_sync_patient_hours"),
+        (THERAPIST, "no_sync_therapist_hours"),
     ):
-        rows = sync.assign(hours=hours)[sync["active_link"] & (hours >= p[setting])]
-        if audience == PATIENT:
-            message = lambda r: (  # noqa: E731
-                "We haven't received new steps for a couple of days. Please open your watch's "
-                "app so it can sync."
-            )
-        else:
-            message = lambda r: (  # noqa: E731
-                f"No new data for {r['hours'] / 24:.1f} days (last data "
-                f"{r['last_data_date']}); minute data is at risk after about 7 days."
-            )
+        keep = (sync["active_link"] & (hours >= p[setting])).to_numpy()
+        rows = sync[keep]
+        facts = pd.DataFrame(
+            {"last_data": rows["last_data_date"].astype(str), "gap_days": hours[keep] / 24}
+        )
         out.append(
             _emit(
                 rows,
                 "no_sync",
                 audience,
-                severity,
-                lambda f: "since " + f["last_data_date"].astype(str),
-                message,
-                fresh_end.reindex(rows.index),
+                ("since " + rows["last_data_date"].astype(str)).to_numpy(object),
+                facts,
+                fresh_end[keep],
                 today,
                 params,
             )
         )
-    revoked = sync[sync["revoked"]]
-    for audience, message in (
-        (
-            PATIENT,
-            lambda r: (
-                "Your watch has been disconnected from stridewise. Please "
-                "reconnect it so we can keep cheering you on."
-            ),
-        ),
-        (
-            THERAPIST,
-            lambda r: f"Provider access revoked on {r['revoked_date']}; the patient must relink.",
-        ),
-    ):
+    revoked = sync[sync["revoked"].to_numpy(bool)]
+    facts = pd.DataFrame({"since": revoked["revoked_date"].astype(str)})
+    for audience in (PATIENT, THERAPIST):
         out.append(
             _emit(
                 revoked,
                 "disconnected",
                 audience,
-                URGENT,
-                lambda f: "since " + f["revoked_date"].astype(str),
-                message,
-                fresh_end.reindex(revoked.index),
+                ("since " + facts["since"]).to_numpy(object),
+                facts,
+                fresh_end[sync["revoked"].to_numpy(bool)],
                 today,
                 params,
             )

@@ -133,11 +133,17 @@ def interval_day_metrics(intervals: pd.DataFrame, params: pd.DataFrame) -> pd.Da
     return out
 
 
-def calendar_frame(patient_ids: list[str], first: list, today: list, synced: list) -> pd.DataFrame:
-    """Per patient: first programme day, local today, local date of the last sync
-    (``None``: no linked account, so stored days are final once over)."""
+def calendar_frame(
+    patient_ids: list[str], first: list, today: list, synced: list, start: list | None = None
+) -> pd.DataFrame:
+    """Per patient: first day of the table (the baseline's first day), local today,
+    local date of the last sync (``None``: no linked account, so stored days are final
+    once over) and the programme's start date (``None``: not enrolled, so no programme
+    findings; by default the day after the baseline week)."""
+    if start is None:
+        start = [pd.Timestamp(f) + pd.Timedelta(days=7) for f in first]
     frame = pd.DataFrame(
-        {"first_date": first, "today": today, "synced_date": synced},
+        {"first_date": first, "today": today, "synced_date": synced, "start": start},
         index=pd.Index(patient_ids, name="patient_id"),
     )
     for column in frame.columns:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from rules.programme import trailing_median
 
-FLARE_COLUMNS = ["patient_id", "local_date", "score", "reason", "consecutive"]
+FLARE_COLUMNS = ["patient_id", "local_date", "score", "kind", "usual", "previous", "consecutive"]
 
 
 def flare_days(pain: pd.DataFrame, params: pd.DataFrame) -> pd.DataFrame:
@@ -49,18 +49,8 @@ def flare_days(pain: pd.DataFrame, params: pd.DataFrame) -> pd.DataFrame:
         & (frame["score"] > frame["previous"])
         & (frame["score"] > p["safe_pain_score"])
     )
-    frame["reason"] = np.select(
-        [high, rise, worse_morning],
-        [
-            "pain " + frame["score"].astype(str) + "/10",
-            "pain " + frame["score"].astype(str) + "/10, usually " + usual.astype(str),
-            "worse next morning: "
-            + frame["previous"].astype(str)
-            + " -> "
-            + frame["score"].astype(str),
-        ],
-        "",
-    )
+    frame["kind"] = np.select([high, rise, worse_morning], ["high", "rise", "morning"], "")
+    frame["usual"] = usual
     flares = frame[high | rise | worse_morning]
     days = (
         flares.sort_values("score", ascending=False)

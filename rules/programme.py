@@ -4,15 +4,19 @@ Levels: level 0 is the starting prescription; each level adds one walk a week
 (up to the goal's walks) and ``weekly_increase`` to the minutes per walk (up to
 the goal's minutes). The weekly rate is raised when needed so the goal falls
 no later than week ``goal_by_week``. A week's level is last week's plus one,
-held after a flare, one lower after two flare days in a row or a week with
-flares and an overdoing day, and never below 0: progress resumes from the last
+held after a flare or a week without a valid day, one lower after two flare
+days in a row or a week with flares and an overdoing day, and never below 0: progress resumes from the last
 comfortable level, never from scratch. A therapist's override sets a week's
 level by hand and the programme continues from there. Once the goal level is
 reached the patient is in maintenance and stays at the goal.
 
 Programme weeks count from the day after the baseline (``baseline_days`` from
-the first programme day). All functions are pure: frames in, frames out; the
-week loop runs once per programme week, vectorised over patients.
+the first day of the table: the programme's start date, or ``baseline_days``
+before it when the history before the start covers the baseline). The daily
+ceiling is the larger of ``ceiling_planned_day_factor`` x the planned walking
+day's steps and ``ceiling_median_factor`` x the median of the valid days in the
+last ``tolerance_window_days`` (principle 3: it follows recent tolerance). All
+functions are pure: frames in, frames out; the week loop runs once per programme week, vectorised over patients.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from itertools import pairwise
 import numpy as np
 import pandas as pd
 
+from rules.arrays import per_day
 from rules.metrics import day_lookup
 
 PLAN_COLUMNS = [
@@ -34,20 +39,6 @@ PLAN_COLUMNS = [
     "phase",
     "goal_reached",
 ]
-
-
-def _group_shift(values: np.ndarray, group: np.ndarray, lag: int) -> np.ndarray:
-    """``values`` shifted by ``lag`` rows within each contiguous group (NaN across)."""
-    if lag == 0:
-        return values.astype(float)
-    out = np.full(len(values), np.nan)
-    if lag > 0:
-        out[lag:] = values[:-lag]
-        out[lag:][group[lag:] != group[:-lag]] = np.nan
-    else:
-        out[:lag] = values[-lag:]
-        out[:lag][group[:lag] != group[-lag:]] = np.nan
-    return out
 
 
 def trailing_median(
@@ -157,11 +148,12 @@ def run_programme(
     group = param_row
 
     def per(name: str) -> np.ndarray:
-        return params[name].to_numpy()[param_row]
+        return per_day(params, table, name)
 
     judged = (table["status"] == "valid") & ~table["implausible_day"]
     # Today (or any unsettled day) can already be over the ceiling "so far".
     may_overdo = (judged | ~table["settled"]).to_numpy() & ~table["implausible_day"].to_numpy()
+    judged_arr = judged.to_numpy()
     counted = table["steps_counted"].to_numpy(float)
     median = trailing_median(
         np.where(judged, counted, np.nan),
@@ -174,7 +166,16 @@ def run_programme(
     week = np.floor_divide(day_no - per("baseline_days"), 7)
     table["week"] = week
     table["median7"] = median
-    median_ceiling = per("ceiling_median_factor") * median
+    # Principle 3: the ceiling follows recent tolerance, the median of the valid days in
+    # the last ``tolerance_window_days`` (rolling), not only the first week.
+    tolerance = trailing_median(
+        np.where(judged, counted, np.nan),
+        group,
+        per("tolerance_window_days").astype(int),
+        per("median_min_valid_days"),
+    )
+    table["tolerance"] = tolerance
+    median_ceiling = per("ceiling_median_factor") * tolerance
 
     flare_row = day_lookup(table, flare_days, params)
     is_flare = flare_row >= 0
@@ -228,7 +229,7 @@ def run_programme(
             ).astype(int)
             planned_steps[rows] = base_steps[rows] + np.repeat(minutes, sizes) * cadence[rows]
             reached[here] |= level[here] >= goal_level[here]
-        ceiling[rows] = np.fmin(day_factor[rows] * planned_steps[rows], median_ceiling[rows])
+        ceiling[rows] = np.fmax(day_factor[rows] * planned_steps[rows], median_ceiling[rows])
         overdoing[rows] = may_overdo[rows] & (counted[rows] > ceiling[rows])
         if k < 0:
             continue
@@ -236,8 +237,10 @@ def run_programme(
         flares = np.add.reduceat(is_flare[rows].astype(int), starts_at)
         overs = np.add.reduceat(overdoing[rows].astype(int), starts_at)
         in_rows = np.add.reduceat(in_a_row[rows].astype(int), starts_at)
+        valid = np.add.reduceat(judged_arr[rows].astype(int), starts_at)
         step_back = (in_rows > 0) | ((flares > 0) & (overs > 0))
-        hold = (flares > 0) & ~step_back
+        # A week without one valid day shows nothing to progress from: hold.
+        hold = ((flares > 0) | (valid == 0)) & ~step_back
         plan_rows.append(
             pd.DataFrame(
                 {
@@ -256,6 +259,11 @@ def run_programme(
         level[here] = np.clip(
             level[here] + np.where(step_back, -1, np.where(hold, 0, 1)), 0, goal_level[here]
         )
+    # Principle 2: a day is "little movement" only below this many steps for this person.
+    reference = np.where(np.isnan(base_steps), tolerance, base_steps)
+    table["steps_limit"] = np.fmin(
+        per("inactive_steps_fraction") * reference, per("inactive_steps_cap")
+    )
     table["planned_steps"] = planned_steps
     table["ceiling"] = ceiling
     table["overdoing"] = overdoing

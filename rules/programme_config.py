@@ -25,6 +25,11 @@ PROGRAMMES_DIR = Path(__file__).resolve().parents[1] / "config" / "programmes"
 @dataclass(frozen=True, slots=True)
 class ProgrammeConfig:
     cadence_threshold: int
+    cadence_min: int
+    cadence_max: int
+    cadence_walking_floor: int
+    cadence_quantile: float
+    cadence_min_minutes: int
     bout_min_minutes: int
     bout_max_below_fraction: float
     bout_max_below_run: int
@@ -48,6 +53,7 @@ class ProgrammeConfig:
     ceiling_median_factor: float
     median_window_days: int
     median_min_valid_days: int
+    tolerance_window_days: int
     safe_pain_score: int
     flare_pain_score: int
     flare_rise_over_usual: int
@@ -61,6 +67,8 @@ class ProgrammeConfig:
     nudge_fraction: float
     inactive_patient_days: int
     inactive_therapist_days: int
+    inactive_steps_fraction: float
+    inactive_steps_cap: int
     no_sync_patient_hours: int
     no_sync_therapist_hours: int
     completeness_window_days: int
@@ -116,10 +124,15 @@ def patient_config(programme: str, overrides: Mapping[str, object] | None) -> Pr
     return load_programme(programme).with_overrides(overrides)
 
 
-def params_frame(configs: Mapping[str, ProgrammeConfig]) -> pd.DataFrame:
-    """One row per patient, one column per setting: what vectorised rules join on."""
+def params_frame(
+    configs: Mapping[str, ProgrammeConfig], cadence_fixed: Mapping[str, bool] | None = None
+) -> pd.DataFrame:
+    """One row per patient, one column per setting: what vectorised rules join on.
+    ``cadence_fixed``: patients whose therapist set ``cadence_threshold`` (no calibration)."""
     columns = [f.name for f in fields(ProgrammeConfig)]
     rows = [[getattr(cfg, c) for c in columns] for cfg in configs.values()]
     frame = pd.DataFrame(rows, columns=columns, index=pd.Index(list(configs), name="patient_id"))
     frame["goal_minutes_per_week"] = frame["goal_walks_per_week"] * frame["goal_minutes_per_walk"]
+    fixed = cadence_fixed or {}
+    frame["cadence_fixed"] = [bool(fixed.get(pid, False)) for pid in frame.index]
     return frame

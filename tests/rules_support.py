@@ -10,7 +10,9 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from ingest.dayview import INTERVAL_COLUMNS, combine_days, merge_sources
+from ingest.programme_models import Alert
 from rules.evaluate import SYNC_COLUMNS, Assessment, run_rules
+from rules.messages import render
 from rules.metrics import calendar_frame
 from rules.programme_config import load_programme, params_frame
 
@@ -130,7 +132,10 @@ class Scenario:
             day += timedelta(days=1)
         merged = merge_sources(interval_frame(rows), {}, PRIORITY)
         day_table = combine_days(merged, totals_frame(self.totals), {}, PRIORITY)
-        params = params_frame({self.patient: load_programme().with_overrides(self.settings)})
+        params = params_frame(
+            {self.patient: load_programme().with_overrides(self.settings)},
+            {self.patient: "cadence_threshold" in self.settings},
+        )
         calendar = calendar_frame([self.patient], [self.first], [today], [synced or today])
         pain = pd.DataFrame(
             [(self.patient, at, score) for at, score in self.pain],
@@ -156,6 +161,15 @@ def rules_found(result: Assessment, rule: str | None = None) -> set[tuple[str, s
     if rule is not None:
         f = f[f["rule"] == rule]
     return set(zip(f["rule"], f["period"], f["audience"], strict=True))
+
+
+def message(result: Assessment, rule: str, audience: str = "patient", as_of=None) -> str:
+    """The rendered text of the one finding of ``rule`` for ``audience``, as of ``as_of``
+    (default: the evaluation's today)."""
+    f = result.findings.query("rule == @rule and audience == @audience")
+    (row,) = f.to_dict("records")
+    alert = Alert(rule=rule, audience=audience, status="open", facts=row["facts"])
+    return render(alert, as_of or result.today[row["patient_id"]]).text
 
 
 def day_row(result: Assessment, day: date) -> pd.Series:

@@ -19,6 +19,7 @@ from ingest.models import LinkedAccount, PainReport
 from ingest.patients import add_patient, add_therapist
 from ingest.programme_models import Alert
 from ingest.store import write_batch
+from rules.enrolment import start_programme
 from rules.evaluate import evaluate
 from rules.reports import add_exempt, add_pain
 from stridewise.cli.main import app
@@ -41,13 +42,23 @@ def write_days(factory, days: dict[date, Day], patient: str = "p1") -> None:
     assert not report.rejected
 
 
-def clinic(factory, status: str = "active", error_kind: str | None = None, **account) -> None:
+def clinic(
+    factory,
+    status: str = "active",
+    error_kind: str | None = None,
+    start: date | None = FIRST + timedelta(days=7),
+    **account,
+) -> None:
+    """Therapist t1, patient p1 linked on FIRST, the programme started a week later
+    (``start``; None: not enrolled)."""
     linked = datetime.combine(FIRST, time(8), ZoneInfo(ZONE))
     with transaction(factory) as session:
         add_therapist(session, "t1", "Ana", "ana@clinic.example")
         session.flush()
         add_patient(session, "p1", "Sam", ZONE, "t1")
         session.flush()
+        if start is not None:
+            start_programme(session, "p1", start)
         session.add(
             LinkedAccount(
                 patient_id="p1",
@@ -88,9 +99,14 @@ def test_evaluate_is_idempotent_and_a_late_sync_withdraws(factory):
     assert [(a.rule, a.period, a.audience) for a in first.changes.new] == [
         ("inactive_streak", "from 2026-03-15", "patient")
     ]
+    # the walks of the 18th ended the streak: one episode, stored closed
+    (episode,) = alerts(factory)
+    assert episode.status == "closed" and episode.closed_at is not None
+    assert episode.facts["start"] == "2026-03-15" and episode.facts["days"] == 3
     again = evaluate(factory, now=NOW)
-    assert again.changes.new == [] and len(again.changes.still_open) == 1
-    assert len(alerts(factory)) == 1
+    assert again.changes.new == again.changes.closed == again.changes.still_open == []
+    (same,) = alerts(factory)
+    assert (same.status, same.closed_at, same.facts) == ("closed", episode.closed_at, episode.facts)
 
     write_days(factory, {date(2026, 3, 16): WALKER})  # the watch's minutes arrive late
     late = evaluate(factory, now=NOW)
@@ -148,7 +164,7 @@ def test_evaluating_a_past_date_leaves_later_alerts_alone(factory):
     evaluate(factory, now=NOW)
     past = evaluate(factory, today=date(2026, 3, 17), now=NOW)
     assert past.changes.new == [] and past.changes.withdrawn == []
-    assert [a.status for a in alerts(factory)] == ["open"]
+    assert [a.status for a in alerts(factory)] == ["closed"]  # the walk of the 18th
 
 
 def test_pain_and_exempt_reports_are_validated(factory):

@@ -7,14 +7,17 @@ from datetime import date
 
 import typer
 from rich.table import Table
+from sqlalchemy import select
 
-from core.clock import utcnow
+from core.clock import local_today, utcnow
 from core.errors import StridewiseError
 from ingest.db import transaction
+from ingest.models import Patient
 from ingest.patients import get_patient
 from ingest.programme_models import EXEMPT_REASONS
 from rules.alerts import alert_record, list_alerts
 from rules.evaluate import assess, evaluate
+from rules.messages import render
 from rules.programme import week_summary
 from rules.reports import add_exempt, add_pain, parse_instant, set_level
 from stridewise.cli.common import app_for, console, open_db, parse_date
@@ -36,20 +39,25 @@ def evaluate_cmd(
     today = parse_date(day, "--date") if day else None
     result = evaluate(open_db(), today=today, patient_id=patient)
     changes = result.changes
+    as_of = today or utcnow().date()
     table = Table("change", "patient", "rule", "period", "audience", "message")
     for label, alerts in (
         ("new", changes.new),
         ("reopened", changes.reopened),
         ("open", changes.still_open),
+        ("closed", changes.closed),
         ("withdrawn", changes.withdrawn),
     ):
         for a in alerts:
-            text = a.message if label != "withdrawn" else f"{a.message} [{a.withdrawn_reason}]"
+            text = render(a, as_of).text + (" [muted: over the weekly budget]" if a.muted else "")
+            if label == "withdrawn":
+                text += f" [{a.withdrawn_reason}]"
             table.add_row(label, a.patient_id, a.rule, a.period, a.audience, text)
     console.print(table)
     console.print(
         f"{result.patients - len(result.failures)} patient(s) evaluated: {len(changes.new)} new, "
-        f"{len(changes.still_open)} still open, {len(changes.withdrawn)} withdrawn"
+        f"{len(changes.still_open)} still open, {len(changes.closed)} closed, "
+        f"{len(changes.withdrawn)} withdrawn"
     )
     if result.failures:
         for pid, reason in result.failures.items():
@@ -72,11 +80,17 @@ def alerts_list(
     with open_db()() as session:
         if patient is not None:
             get_patient(session, patient)
-        records = [alert_record(a) for a in list_alerts(session, patient)]
+        zones = dict(session.execute(select(Patient.id, Patient.timezone)).all())
+        now = utcnow()
+        records = [
+            alert_record(a, local_today(now, zones.get(a.patient_id)))
+            for a in list_alerts(session, patient)
+        ]
     if output == "json":
         typer.echo(json.dumps(records, indent=2))
         return
     table = Table("patient", "rule", "period", "audience", "severity", "status", "message")
+    # muted: held back from the patient by the weekly alert budget
     for r in records:
         table.add_row(
             r["patient"],
@@ -84,7 +98,7 @@ def alerts_list(
             r["period"],
             r["audience"],
             r["severity"],
-            r["status"],
+            r["status"] + (" (muted)" if r["muted"] else ""),
             r["message"],
         )
     console.print(table)

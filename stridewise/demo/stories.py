@@ -27,12 +27,14 @@ from ingest.crypto import Cipher, generate_key
 from ingest.db import transaction
 from ingest.models import LinkedAccount, PainReport
 from ingest.patients import add_patient
-from ingest.programme_models import Alert
+from ingest.programme_models import Alert, ProgrammeStart
 from ingest.store import write_batch
 from rules.evaluate import evaluate
+from rules.messages import render
 from sandbox.walker import DayShape, Walker
 
 PROVIDER, DEVICE = "demo", "walker"
+WEEK = timedelta(days=7)
 WALK_HOURS = (9, 13, 17)
 # Days of a 7-day week holding a walk, by walks planned: never 3 quiet days in a row.
 LAYOUT = {2: (2, 5), 3: (0, 3, 5), 4: (0, 2, 4, 6), 5: (0, 1, 3, 4, 6)}
@@ -189,6 +191,9 @@ def seed_stories(factory: sessionmaker[Session], today: date, therapist_id: str)
                     next_sync_due=now + timedelta(days=3650),
                 )
             )
+            # The therapist starts the programme after the first week: that week is
+            # the baseline.
+            session.add(ProgrammeStart(patient_id=story.patient_id, start_date=first + WEEK))
             for day, hour, score in story.pain:
                 at = datetime.combine(first + timedelta(days=day), time(hour), zone)
                 session.add(PainReport(patient_id=story.patient_id, reported_at=at, score=score))
@@ -231,7 +236,8 @@ def show_stories(factory: sessionmaker[Session], console: Console, today: date) 
             table.add_column(column, overflow="fold")
         mine = [a for a in alerts if a.patient_id == story.patient_id]
         for alert in mine:
-            table.add_row(alert.rule, alert.period, alert.audience, alert.message)
+            text = render(alert, today).text
+            table.add_row(alert.rule, alert.period, alert.audience, text)
         if not mine:
             table.add_row("(none)", "", "", "on track: nothing to tell anyone")
         console.print(table)
