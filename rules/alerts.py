@@ -1,22 +1,22 @@
 """Findings become alert records, idempotently, one per episode.
 
 Keyed (patient, rule, period, audience), the period naming an episode: a finding
-found again updates the stored facts and changes nothing else; a fresh finding
-with no record becomes an open alert (closed at once if its episode is already
-over); an open or acknowledged alert whose finding
-says the episode has ended is closed (``closed_at``); one whose finding no
-longer holds at all (a late sync revised the days behind it) is withdrawn, kept,
-with the reason; a withdrawn alert whose finding holds again is reopened. State
-rules (``no_sync``, ``disconnected``) describe the accounts now, not data a
-backfill can revise: when their finding is gone the episode has ended (closed).
+found again updates the stored facts and changes nothing else; a fresh finding with
+no record becomes an open alert (closed at once if its episode is already over); an
+open or acknowledged alert whose finding says the episode has ended is closed
+(``closed_at``); one whose finding no longer holds at all (a late sync revised the
+days behind it) is withdrawn, kept, with the reason; a withdrawn alert whose finding
+holds again is reopened. State rules (``no_sync``, ``disconnected``) describe the
+accounts now, not data a backfill can revise: when their finding is gone the episode
+has ended (closed).
 
-A closed alert can still be withdrawn. The alert budget (principle 5): a patient gets at most ``PATIENT_BUDGET`` new
-patient-facing alerts per calendar week (Monday to Sunday of the evaluation's
-local date), flare and disconnected aside. When more hold, ``PRIORITY`` decides:
-pacing first (boom-bust, overdoing: the findings that prevent flares), then a
-sync gap (data at risk), then inactivity, the mid-week nudge and maintenance.
-The rest are stored ``muted``: the therapist still sees them, the patient is not
-told.
+A closed alert can still be withdrawn. The alert budget (principle 5): a patient
+gets at most ``PATIENT_BUDGET`` new patient-facing alerts per calendar week (Monday
+to Sunday of the evaluation's local date), flare and disconnected aside. When more
+hold, ``PRIORITY`` decides: pacing first (boom-bust, overdoing: the findings that
+prevent flares), then a sync gap (data at risk), then inactivity, the mid-week nudge
+and maintenance. The rest are stored ``muted``: the therapist still sees them, the
+patient is not told.
 """
 
 from __future__ import annotations

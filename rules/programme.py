@@ -1,22 +1,23 @@
 """The walking programme: baseline, weekly prescription, ceiling, holds and step-backs.
 
-Levels: level 0 is the starting prescription; each level adds one walk a week
-(up to the goal's walks) and ``weekly_increase`` to the minutes per walk (up to
-the goal's minutes). The weekly rate is raised when needed so the goal falls
-no later than week ``goal_by_week``. A week's level is last week's plus one,
-held after a flare or a week without a valid day, one lower after two flare
-days in a row or a week with flares and an overdoing day, and never below 0: progress resumes from the last
-comfortable level, never from scratch. A therapist's override sets a week's
-level by hand and the programme continues from there. Once the goal level is
-reached the patient is in maintenance and stays at the goal.
+Levels: level 0 is the starting prescription; each level adds one walk a week (up to
+the goal's walks) and ``weekly_increase`` to the minutes per walk (up to the goal's
+minutes). The weekly rate is raised when needed so the goal falls no later than week
+``goal_by_week``. A week's level is last week's plus one, held after a flare or a
+week without a valid day, one lower after two flare days in a row or a week with
+flares and an overdoing day, and never below 0: progress resumes from the last
+comfortable level, never from scratch. A therapist's override sets a week's level by
+hand and the programme continues from there. Once the goal level is reached the
+patient is in maintenance and stays at the goal.
 
-Programme weeks count from the day after the baseline (``baseline_days`` from
-the first day of the table: the programme's start date, or ``baseline_days``
-before it when the history before the start covers the baseline). The daily
-ceiling is the larger of ``ceiling_planned_day_factor`` x the planned walking
-day's steps and ``ceiling_median_factor`` x the median of the valid days in the
-last ``tolerance_window_days`` (principle 3: it follows recent tolerance). All
-functions are pure: frames in, frames out; the week loop runs once per programme week, vectorised over patients.
+Programme weeks count from the day after the baseline (``baseline_days`` from the
+first day of the table: the programme's start date, or ``baseline_days`` before it
+when the history before the start covers the baseline). The daily ceiling is the
+larger of ``ceiling_planned_day_factor`` x the planned walking day's steps and
+``ceiling_median_factor`` x the median of the valid days in the last
+``tolerance_window_days`` (principle 3: it follows recent tolerance). All functions
+are pure: frames in, frames out; the week loop runs once per programme week,
+vectorised over patients.
 """
 
 from __future__ import annotations
