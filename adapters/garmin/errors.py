@@ -14,7 +14,11 @@ without a refresh token and ``privacyProtected`` days. So:
                                             other 4xx -> BadData
     ... without a status, body not JSON      -> BadData
     ... without a status, otherwise          -> Transient (network)
-    requests' own exceptions                 -> Transient
+    GarminConnectInvalidFileFormatError      -> BadData
+    requests' and curl_cffi's own exceptions -> Transient (BadData when a ValueError)
+
+:data:`LIBRARY_ERRORS` is every exception the library and its two HTTP clients
+raise on purpose; a test raises each of their classes through :func:`translated`.
 """
 
 from __future__ import annotations
@@ -24,9 +28,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import requests
+from curl_cffi import CurlError
 from garminconnect import (
     GarminConnectAuthenticationError,
     GarminConnectConnectionError,
+    GarminConnectInvalidFileFormatError,
     GarminConnectTooManyRequestsError,
 )
 
@@ -36,6 +42,15 @@ from core.errors import AuthRevoked, BadData, ProviderError, RateLimited, Transi
 RATE_LIMIT_BACKOFF_S = 3600.0
 
 _STATUS = re.compile(r"API Error (\d{3})")
+
+LIBRARY_ERRORS = (
+    GarminConnectAuthenticationError,
+    GarminConnectConnectionError,
+    GarminConnectInvalidFileFormatError,
+    GarminConnectTooManyRequestsError,
+    requests.RequestException,  # data calls (the library lets these through)
+    CurlError,  # logins and token exchanges go through curl_cffi
+)
 
 
 def causes(err: BaseException) -> Iterator[BaseException]:
@@ -62,6 +77,8 @@ def translate(err: Exception) -> ProviderError:
     message = f"garmin: {str(err)[:200]}"
     if any(isinstance(link, GarminConnectAuthenticationError) for link in causes(err)):
         return AuthRevoked(message)
+    if isinstance(err, GarminConnectInvalidFileFormatError):
+        return BadData(message)
     if isinstance(err, GarminConnectTooManyRequestsError):
         return RateLimited(message, retry_after=RATE_LIMIT_BACKOFF_S)
     status = status_of(err)
@@ -83,10 +100,5 @@ def translated() -> Iterator[None]:
     """Run library calls; only the shared kinds leave this block."""
     try:
         yield
-    except (
-        GarminConnectAuthenticationError,
-        GarminConnectTooManyRequestsError,
-        GarminConnectConnectionError,
-        requests.RequestException,
-    ) as err:
+    except LIBRARY_ERRORS as err:
         raise translate(err) from err

@@ -7,17 +7,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import requests
-from garminconnect import (
-    GarminConnectAuthenticationError,
-    GarminConnectConnectionError,
-    GarminConnectTooManyRequestsError,
-)
+from garminconnect import GarminConnectAuthenticationError, GarminConnectTooManyRequestsError
 
 from adapters.garmin.adapter import SOCIAL_PROFILE
 from adapters.garmin.client import current_tokens, new_client
 from adapters.garmin.config import GarminConfig
-from adapters.garmin.errors import causes, status_of
+from adapters.garmin.errors import LIBRARY_ERRORS, causes, status_of
 from adapters.garmin.tokens import valid_tokens
 from core.errors import StridewiseError
 
@@ -59,15 +54,9 @@ def log_in(
                 raise StridewiseError("Garmin needs the MFA code it emailed you; none was given")
             garmin.client.resume_login(None, code)
         profile = garmin.connectapi(SOCIAL_PROFILE)
-    except (
-        GarminConnectAuthenticationError,
-        GarminConnectConnectionError,
-        GarminConnectTooManyRequestsError,
-        requests.RequestException,
-    ) as err:
+    except LIBRARY_ERRORS as err:
         raise StridewiseError(f"Garmin login failed: {_reason(err)}") from err
     name = profile.get("displayName") if isinstance(profile, dict) else None
     if not isinstance(name, str) or not name:
         raise StridewiseError("Garmin login failed: the account has no display name yet")
     return GarminLink(valid_tokens(current_tokens(garmin)), name)
-

@@ -8,7 +8,8 @@ Every failure leaves as one of :mod:`core.errors`:
   endpoint, switched off 2026-11-02) are ``AuthRevoked`` too: only a relink helps;
 - 429 is ``RateLimited`` with ``Retry-After`` when sent (the sync engine backs
   off exponentially with jitter otherwise; nothing sleeps here);
-- 5xx, time-outs and broken connections are ``Transient``;
+- 5xx, time-outs, broken connections and bodies that cannot be decoded
+  (``httpx.RequestError`` and all its kinds) are ``Transient``;
 - other 4xx and bodies that are not a JSON object are ``BadData``.
 """
 
@@ -101,7 +102,7 @@ class HealthApi:
                 )
             except httpx.TimeoutException as err:
                 raise Transient(f"Google Health API timed out ({path})") from err
-            except httpx.TransportError as err:
+            except httpx.RequestError as err:  # the network, a garbled body, redirect loops
                 raise Transient(f"Google Health API unreachable: {type(err).__name__}") from err
             finally:
                 self.calls += 1

@@ -192,6 +192,8 @@ class AccountTokens:
                 raise Transient(f"token refresh failed: {error or 'temporary error'}") from err
             except google.auth.exceptions.TransportError as err:
                 raise Transient(f"token endpoint unreachable: {err}") from err
+            except google.auth.exceptions.GoogleAuthError as err:  # any other kind: retry later
+                raise Transient(f"token refresh failed: {type(err).__name__}") from err
             self._current = slot.save(stored_form(credentials))
         return credentials.token
 
