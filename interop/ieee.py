@@ -15,10 +15,11 @@ are written from the standard's published definitions (see each file's ``$commen
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from functools import cache
 from pathlib import Path
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
@@ -80,26 +81,35 @@ def interval_items(s: PatientSlice, days: pd.DataFrame) -> list[dict]:
     ]
 
 
+def _clock(zone: ZoneInfo, instant: datetime, offset_s: int) -> tzinfo:
+    """The wearer's clock at ``instant``: their zone while the sample agrees with it
+    (so DST moves with it), else the sample's own fixed offset (they travelled)."""
+    if instant.astimezone(zone).utcoffset() == timedelta(seconds=offset_s):
+        return zone
+    return _zone(offset_s)
+
+
 def day_items(s: PatientSlice, days: pd.DataFrame) -> list[dict]:
-    """One item per local day, midnight to midnight on the wearer's clock: the first
-    sample's offset at the start, the last one's at the end (23 h on a spring-forward
-    day, 19 h flying five zones east); the patient's zone where only a total exists."""
-    offsets: dict[pd.Timestamp, tuple[int, int]] = {}
-    if not s.intervals.empty:
-        ordered = s.intervals.sort_values("start_utc")
-        grouped = ordered.groupby("local_date")["utc_offset_s"]
-        offsets = {d: (int(a), int(b)) for d, a, b in zip(
-            grouped.first().index, grouped.first(), grouped.last(), strict=True)}  # fmt: skip
+    """One item per local day, midnight to midnight on the wearer's clock at the day's
+    first and last sample (23 h on a spring-forward day, 19 h flying five zones east);
+    the patient's zone where the day has only a total."""
     zone = patient_zone(s.timezone)
+    edges: dict[pd.Timestamp, tuple[tzinfo, tzinfo]] = {}
+    if not s.intervals.empty:
+        ordered = s.intervals.sort_values("start_utc").groupby("local_date")
+        firsts, lasts = ordered.first(), ordered.last()
+        for local in firsts.index:
+            a, b = firsts.loc[local], lasts.loc[local]
+            edges[local] = (
+                _clock(zone, a.start_utc.to_pydatetime(), int(a.utc_offset_s)),
+                _clock(zone, b.start_utc.to_pydatetime(), int(b.utc_offset_s)),
+            )
     items = []
     for day in days.itertuples(index=False):
         local = pd.Timestamp(day.local_date)
-        d = local.date()
-        start_zone = end_zone = zone
-        if local in offsets:
-            start_zone, end_zone = (_zone(o) for o in offsets[local])
-        start = datetime.combine(d, time.min, start_zone)
-        end = datetime.combine(d + timedelta(days=1), time.min, end_zone)
+        start_clock, end_clock = edges.get(local, (zone, zone))
+        start = datetime.combine(local.date(), time.min, start_clock)
+        end = datetime.combine(local.date() + timedelta(days=1), time.min, end_clock)
         items.append(_item(int(day.steps), start.isoformat(), end.isoformat()))
     return items
 

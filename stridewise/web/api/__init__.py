@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from stridewise.web.api import fhir
 from stridewise.web.errors import PROBLEM_RESPONSES
 
 router = APIRouter(responses=PROBLEM_RESPONSES)
+router.include_router(fhir.router)
