@@ -57,7 +57,7 @@ class Channels:
         self.http = httpx.Client(timeout=config.webhook_timeout_s, follow_redirects=False)
         self.domain = domain_of(config.mail_from)
 
-    def send(self, session: Session, row: outbox.Claimed, message: Composed, now) -> None:
+    def send(self, session: Session, row: outbox.Claimed, message: Composed) -> None:
         if row.channel == "email":
             mid = outbox.message_id(row.key, self.domain)
             self.smtp.send(build_email(message, self.config.mail_from, row.recipient, mid))
@@ -68,8 +68,10 @@ class Channels:
         if self.config.cipher is None:
             raise TransientSendError("no STRIDEWISE_SECRET_KEY: webhook secrets are locked")
         secret = self.config.cipher.decrypt_json(endpoint.secret)["secret"]
-        payload = body(message.event, message.data, now)
-        post(self.http, endpoint.url, secret, outbox.webhook_id(row.key), payload, now)
+        # Signed at the wall clock whatever ``now`` says: receivers check freshness.
+        stamp = utcnow()
+        payload = body(message.event, message.data, stamp)
+        post(self.http, endpoint.url, secret, outbox.webhook_id(row.key), payload, stamp)
 
     def close(self) -> None:
         self.smtp.close()
@@ -117,7 +119,7 @@ def handle(factory, channels: Channels, row: outbox.Claimed, worker: str, now) -
                         )  # fmt: skip
                     return "held"
             message = compose(session, row, now, config.public_url)
-            channels.send(session, row, message, now)
+            channels.send(session, row, message)
     except outbox.LeaseLost:
         return "lost"
     except NothingToSay as why:

@@ -100,7 +100,7 @@ def webhook_server(receiver: Receiver) -> Iterator[str]:
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers["content-length"]))
             if receiver.tamper:
-                raw = raw.replace(b'"week"', b'"wEEk"')
+                raw = raw.replace(b'"P0"', b'"P9"')
             headers = {k.lower(): v for k, v in self.headers.items()}
             try:
                 event = Webhook(receiver.secret).verify(raw, headers)
