@@ -133,3 +133,28 @@ def check_ig_rules(obs: dict, full_urls: set[str]) -> None:
         q = obs["valueQuantity"]
         assert (q["system"], q["code"]) == (UCUM, "min/wk")
         assert isinstance(q["value"], int) and q["value"] >= 0
+
+
+ZONE = "America/New_York"
+FIRST, LAST = date(2026, 3, 2), date(2026, 3, 15)
+NOT_WORN, LOW_WEAR, TOTAL_ONLY = date(2026, 3, 9), date(2026, 3, 10), date(2026, 3, 11)
+DST = date(2026, 3, 8)  # New York springs forward at 02:00
+
+
+def days_between(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def two_weeks(factory, patient: str) -> list[StepInterval]:
+    """Two weeks for a New York patient: worn days (DST on 8 March, worn from 01:00),
+    a day not worn, a low-wear day, a day with only Garmin's daily total; enrolled
+    after a week of baseline. Returns the intervals written."""
+    rows = []
+    for day in days_between(FIRST, LAST):
+        if day in (NOT_WORN, TOTAL_ONLY):
+            continue
+        hours = (9, 11) if day == LOW_WEAR else (1, 21) if day == DST else (7, 21)
+        rows += minutes(patient, day, ZONE, hours=hours, walk=(9, 35))
+    store(factory, rows, [total(patient, TOTAL_ONLY, 6000)], [device(patient)])
+    enrol(factory, patient, date(2026, 3, 9))
+    return rows

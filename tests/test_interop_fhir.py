@@ -15,8 +15,15 @@ from fhir.resources.R4B.bundle import Bundle
 from core.errors import StridewiseError
 from interop.fhir import DAILY_STEPS, PA_TIME_MEASURE, PATIENT_SYSTEM, WEEKLY_MINUTES
 from tests.interop_support import (
+    FIRST,
+    LAST,
+    LOW_WEAR,
+    NOT_WORN,
+    TOTAL_ONLY,
+    ZONE,
     check_ig_rules,
     cli,
+    days_between,
     device,
     enrol,
     export_bundle,
@@ -25,31 +32,15 @@ from tests.interop_support import (
     resources,
     store,
     total,
+    two_weeks,
 )
 
-ZONE = "America/New_York"
-FIRST, LAST = date(2026, 3, 2), date(2026, 3, 15)
 NOW = datetime(2026, 3, 20, 12, tzinfo=UTC)
-NOT_WORN, LOW_WEAR, TOTAL_ONLY = date(2026, 3, 9), date(2026, 3, 10), date(2026, 3, 11)
-
-
-def _days(first: date, last: date):
-    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
 @pytest.fixture
 def clinic(factory, patient):
-    """Two weeks for P1: worn days (DST on 8 March), a day not worn, a low-wear day,
-    a day with only Garmin's daily total."""
-    rows = []
-    for day in _days(FIRST, LAST):
-        if day in (NOT_WORN, TOTAL_ONLY):
-            continue
-        hours = (9, 11) if day == LOW_WEAR else (1, 21) if day == date(2026, 3, 8) else (7, 21)
-        rows += minutes(patient, day, ZONE, hours=hours, walk=(9, 35))
-    store(factory, rows, [total(patient, TOTAL_ONLY, 6000)], [device(patient)])
-    enrol(factory, patient, date(2026, 3, 9))  # after a week of baseline
-    return rows
+    return two_weeks(factory, patient)
 
 
 def _local_sums(rows) -> Counter:
@@ -162,7 +153,7 @@ def test_travel_day_follows_each_sample_offset(db_url, monkeypatch, factory, pat
 
 
 def test_provisional_day_settles_under_the_same_id(db_url, monkeypatch, factory, patient):
-    days = _days(date(2026, 3, 2), date(2026, 3, 5))
+    days = days_between(date(2026, 3, 2), date(2026, 3, 5))
     rows = [r for d in days for r in minutes(patient, d, ZONE)]
     last = days[-1]
     store(factory, rows, [total(patient, last, 9999, provisional=True)], [device(patient)])
