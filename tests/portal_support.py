@@ -38,17 +38,17 @@ class Sandboxes:
 
 
 def portal_settings(db_url: str, secret_key: str, boxes: Sandboxes, **extra) -> Settings:
-    return Settings(
-        database_url=db_url,
-        secret_key=secret_key,
-        public_url=extra.pop("public_url", PUBLIC_URL),
-        google_webhook_secret=WEBHOOK_SECRET,
-        sync_backfill_days=10,
-        sync_jitter_seconds=0,
+    values = {
+        "database_url": db_url,
+        "secret_key": secret_key,
+        "public_url": PUBLIC_URL,
+        "google_webhook_secret": WEBHOOK_SECRET,
+        "sync_backfill_days": 10,
+        "sync_jitter_seconds": 0,
         **google_hosts(boxes.google_url, boxes.google),
         **garmin_hosts(boxes.garmin_url),
-        **extra,
-    )
+    }
+    return Settings(**{**values, **extra})
 
 
 def web_client(app: App) -> TestClient:

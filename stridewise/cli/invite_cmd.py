@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 from rich.table import Table
+from sqlalchemy.orm import Session, sessionmaker
 
 from ingest.db import transaction
 from stridewise.cli.common import console, open_db, settings
@@ -20,6 +21,16 @@ from stridewise.portal.invitations import (
     revoke_invitation,
 )
 from stridewise.portal.qr import save_qr, terminal_qr
+from stridewise.settings import Settings
+
+# What ``stridewise demo`` prints after its invitation: how to open it in a browser.
+BROWSER_STEPS = """To link the sandboxes' accounts from a browser with the invitation above:
+  1. in another terminal: python -m stridewise sandbox   (keep it running; it prints
+     STRIDEWISE_* settings and the Garmin demo login: export those settings below too)
+  2. export STRIDEWISE_DATABASE_URL=sqlite:///{database} STRIDEWISE_SECRET_KEY={key}
+     python -m stridewise serve
+  3. open the link (or scan the QR code): Google consents at once in the sandbox;
+     Garmin takes the sandbox's demo email, password and MFA code."""
 
 
 @patient_app.command("invite")
@@ -38,18 +49,32 @@ def patient_invite(
 
     Example: stridewise patient invite P1 --qr-file /tmp/p1.svg
     """
-    days = settings().invitation_days
-    with transaction(open_db()) as session:
-        made = create_invitation(session, patient_id, days, created_by, relink)
-    url = invitation_url(settings().public_url, made.token, relink=relink is not None)
+    path = qr_file or Path(f"invitation-{patient_id}.png")
+    print_invitation(open_db(), settings(), patient_id, path, created_by, relink)
+
+
+def print_invitation(
+    factory: sessionmaker[Session],
+    config: Settings,
+    patient_id: str,
+    qr_file: Path,
+    created_by: str | None = None,
+    relink: str | None = None,
+) -> str:
+    """Make an invitation; print its URL alone on a line, then its QR code; save the image."""
+    with transaction(factory) as session:
+        made = create_invitation(session, patient_id, config.invitation_days, created_by, relink)
+    url = invitation_url(config.public_url, made.token, relink=relink is not None)
     sys.stdout.write(url + "\n")
     sys.stdout.write(terminal_qr(url))
-    path = save_qr(url, qr_file or Path(f"invitation-{patient_id}.png"))
+    sys.stdout.flush()
+    save_qr(url, qr_file)
     console.print(
         f"invitation {made.id} for {patient_id}, one use, expires "
-        f"{made.expires_at:%Y-%m-%d %H:%M} UTC; QR code saved to {path}",
+        f"{made.expires_at:%Y-%m-%d %H:%M} UTC; QR code saved to {qr_file}",
         highlight=False,
     )
+    return url
 
 
 @patient_app.command("invitations")

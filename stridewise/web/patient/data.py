@@ -99,10 +99,11 @@ def _page(request: Request, session: Session, app, token: str, **extra) -> Respo
         .order_by(PainReport.reported_at.desc())
         .limit(20)
     )
+    context = {"score": None, "advice": None, "error": None, **extra}
     return render(
         request,
         "patient/data.html",
-        status_code=extra.pop("status_code", 200),
+        status_code=context.pop("status_code", 200),
         token=token,
         patient=patient,
         accounts=list_accounts(session, patient.id),
@@ -114,10 +115,7 @@ def _page(request: Request, session: Session, app, token: str, **extra) -> Respo
         alerts=[render_alert(a, today) for a in alerts],
         pain=list(pain),
         zone=patient.timezone,
-        score=None,
-        advice=None,
-        error=None,
-        **extra,
+        **context,
     )
 
 
