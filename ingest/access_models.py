@@ -1,12 +1,13 @@
 """Tables of therapists' access: passwords, browser sessions, sign-in attempts,
-API tokens and alert snoozes. Secrets are never stored: passwords as argon2
-hashes, session ids and API tokens as SHA-256 digests."""
+API tokens, alert snoozes and the caseload summaries the dashboard reads. Secrets
+are never stored: passwords as argon2 hashes, session ids and API tokens as SHA-256
+digests."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.clock import utcnow
@@ -75,3 +76,21 @@ class AlertSnooze(Base):
     therapist_id: Mapped[str] = mapped_column(ForeignKey("therapists.id", ondelete="CASCADE"))
     until: Mapped[datetime] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CaseloadSummary(Base):
+    """One patient's dashboard figures, computed by the rules in a batch (after syncs,
+    and whenever the patient's page is opened), so the dashboard reads one row per
+    patient instead of running the programme for the whole caseload per request."""
+
+    __tablename__ = "caseload_summaries"
+
+    patient_id: Mapped[str] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), primary_key=True
+    )
+    computed_at: Mapped[datetime] = mapped_column()
+    # The patient's local date the figures are as of.
+    as_of: Mapped[date] = mapped_column(Date)
+    # level, walks_planned, walks_done, minutes_planned, phase, days_with_data,
+    # last_data (ISO date), spark: [[ISO date, steps or null, status], ...] (28 days).
+    figures: Mapped[dict] = mapped_column(JSON)

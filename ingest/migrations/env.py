@@ -5,6 +5,7 @@ import os
 
 from alembic import context
 
+import ingest.access_models  # noqa: F401
 import ingest.ops_models  # noqa: F401
 import ingest.programme_models  # noqa: F401
 from ingest.db import make_engine

@@ -1,4 +1,5 @@
-"""Therapists' access: passwords, sessions, sign-in attempts, API tokens, alert snoozes.
+"""Therapists' access: passwords, sessions, sign-in attempts, API tokens, alert snoozes,
+caseload summaries.
 
 Revision ID: 0006
 Revises: 0002
@@ -71,9 +72,19 @@ def upgrade() -> None:
         _therapist_fk(),
         sa.PrimaryKeyConstraint("alert_id"),
     )
+    op.create_table(
+        "caseload_summaries",
+        sa.Column("patient_id", sa.String(length=64), nullable=False),
+        sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("as_of", sa.Date(), nullable=False),
+        sa.Column("figures", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(["patient_id"], ["patients.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("patient_id"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("caseload_summaries")
     op.drop_table("alert_snoozes")
     op.drop_index("ix_api_tokens_therapist", table_name="api_tokens")
     op.drop_table("api_tokens")

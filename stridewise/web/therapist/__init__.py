@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from stridewise.web.therapist import auth, caseload
+from stridewise.web.therapist import auth, caseload, patients
 
 router = APIRouter()
 router.include_router(auth.router)
 router.include_router(caseload.router)
+router.include_router(patients.router)
