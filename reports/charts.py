@@ -30,13 +30,17 @@ def _matplotlib():
     matplotlib.rcParams.update(STYLE)
     return matplotlib
 # Colour-blind safe (Okabe-Ito); low wear and missing also differ by pattern.
-VALID, LOW, MISSING, TARGET = "#0072B2", "#56B4E9", "#9e9e9e", "#D55E00"
+VALID, LOW, TARGET = "#0072B2", "#56B4E9", "#D55E00"
 
 
 def _bars(ax, days: list[Day], values: list[int], top: float) -> None:
     for x, (day, value) in enumerate(zip(days, values, strict=True)):
         if day.steps is None:
-            ax.bar(x, top * 0.98, color="none", edgecolor=MISSING, hatch="///", linewidth=0.8)
+            # A pale hatched band with words, never a bar: no data is not zero steps.
+            ax.axvspan(x - 0.45, x + 0.45, facecolor="#f1f1f1", edgecolor="#c4c4c4",
+                       hatch="///", linewidth=0)  # fmt: skip
+            ax.text(x, top * 0.04, "no\ndata", ha="center", va="bottom", fontsize=7,
+                    color="#555555")  # fmt: skip
             continue
         if day.status == "provisional":
             ax.bar(x, value, color="white", edgecolor=VALID, linewidth=1.2, linestyle="--")
@@ -91,7 +95,7 @@ def week_chart(days: list[Day], minutes_per_walk: int, fmt: str, small: bool = F
     handles = [
         Patch(color=VALID, label="full day of wear"),
         Patch(facecolor=LOW, edgecolor=VALID, hatch="..", label="low wear"),
-        Patch(facecolor="none", edgecolor=MISSING, hatch="///", label="no data"),
+        Patch(facecolor="#f1f1f1", edgecolor="#c4c4c4", hatch="///", label="no data"),
         Line2D([], [], color=TARGET, linewidth=2.2, label="target"),
     ]
     fig.legend(
