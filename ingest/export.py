@@ -1,5 +1,11 @@
 """A patient's steps out of stridewise: days (merged, with their source) and the
-stored intervals (all sources, each marked whether it counts toward its day)."""
+stored intervals (all sources, each marked whether it counts toward its day).
+
+Each day carries its wear ``status`` (the spec's "Wear and valid days"): ``valid``
+(``valid_wear_hours`` hours holding a step, or a daily-total-only day of
+``valid_daily_total_steps``), ``low-wear``, ``missing`` (synced but never worn: its
+steps are null, never a plain 0) or ``provisional`` (still being revised). Days
+with nothing stored are not listed."""
 
 from __future__ import annotations
 
@@ -22,12 +28,36 @@ def _iso_utc(value: pd.Timestamp) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _statuses(
+    merged: pd.DataFrame, days: pd.DataFrame, wear_hours: int, daily_total_steps: int
+) -> list[str]:
+    hours = (
+        merged[merged["steps"] > 0]
+        .assign(hour=lambda f: f["start_utc"].dt.floor("h"))
+        .groupby("local_date")["hour"]
+        .nunique()
+    )
+    out = []
+    for d in days.itertuples():
+        if pd.notna(d.provisional) and bool(d.provisional):
+            out.append("provisional")
+        elif not d.steps:
+            out.append("missing")
+        elif d.basis == "intervals":
+            out.append("valid" if hours.get(d.local_date, 0) >= wear_hours else "low-wear")
+        else:
+            out.append("valid" if d.steps >= daily_total_steps else "low-wear")
+    return out
+
+
 def collect(
     session: Session,
     patient_id: str,
     first: date,
     last: date,
     source_priority: Sequence[str] = dayview.DEFAULT_SOURCE_PRIORITY,
+    valid_wear_hours: int = 10,
+    valid_daily_total_steps: int = 1500,
 ) -> dict:
     get_patient(session, patient_id)
     view = dayview.load(session, [patient_id], first, last, source_priority)
@@ -47,16 +77,18 @@ def collect(
         }
         for r in raw.sort_values(["start_utc", "provider", "device"]).itertuples()
     ]
+    statuses = _statuses(merged, days, valid_wear_hours, valid_daily_total_steps)
     day_rows = [
         {
             "date": d.local_date.date().isoformat(),
-            "steps": int(d.steps),
+            "status": status,
+            "steps": None if status == "missing" else int(d.steps),
             "source": d.source,
             "basis": d.basis,
             "provisional": bool(d.provisional),
             "daily_total_steps": None if pd.isna(d.daily_total_steps) else int(d.daily_total_steps),
         }
-        for d in days.itertuples()
+        for d, status in zip(days.itertuples(), statuses, strict=True)
     ]
     return {
         "patient": patient_id,
@@ -75,7 +107,7 @@ def days_csv(data: dict) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(
         out,
-        ["date", "steps", "source", "basis", "provisional", "daily_total_steps"],
+        ["date", "status", "steps", "source", "basis", "provisional", "daily_total_steps"],
         lineterminator="\n",
     )
     writer.writeheader()

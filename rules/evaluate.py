@@ -99,15 +99,19 @@ def findings_for(
 def day_findings(days, plan, params, exempt, today, start) -> list[pd.DataFrame]:
     since = start.reindex(days["patient_id"]).to_numpy("datetime64[ns]")
     judged = days[days["local_date"].to_numpy("datetime64[ns]") >= since]
+    quality = [
+        rules.low_completeness(days, params, today),
+        rules.implausible_data(days, params, today),
+    ]
+    if judged.empty:
+        return quality
     weekly = rules.weekly(judged, plan, params, exempt)
-    return [
+    return quality + [
         rules.overdoing(judged, params, today),
         rules.boom_bust(judged, params, today),
         rules.under_target(weekly, params, today),
         rules.inactive_streak(judged, params, exempt, today),
         rules.maintenance(weekly, params, today),
-        rules.low_completeness(days, params, today),
-        rules.implausible_data(days, params, today),
     ]
 
 

@@ -94,6 +94,7 @@ def overdoing(table, params, today) -> pd.DataFrame:
     week = pd.DataFrame(
         {
             "days": grouped.size(),
+            "dates": grouped["local_date"].agg(lambda s: list(iso_days(s))),
             "last_day": last["local_date"],
             "steps": last["steps_counted"].astype(np.int64),
             "most_steps": grouped["steps_counted"].max().astype(np.int64),
@@ -109,7 +110,9 @@ def overdoing(table, params, today) -> pd.DataFrame:
         "overdoing",
         PATIENT,
         "week of " + iso_days(week["week_start"]),
-        week[["week_start", "days", "last_day", "steps", "most_steps", "ceiling", "until"]],
+        week[
+            ["week_start", "days", "dates", "last_day", "steps", "most_steps", "ceiling", "until"]
+        ],
         week["last_day"],
         today,
         params,

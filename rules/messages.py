@@ -172,7 +172,9 @@ def _running(alert: AlertLike, as_of: date) -> bool:
 def _view(facts: dict) -> dict:
     """Facts as the templates use them: lists joined with thousands separators."""
     view = {
-        k: ", ".join(f"{v:,}" for v in value) if isinstance(value, list) else value
+        k: ", ".join(f"{v:,}" if isinstance(v, int) else str(v) for v in value)
+        if isinstance(value, list)
+        else value
         for k, value in facts.items()
     }
     if "kind" in facts and "score" in facts:

@@ -12,6 +12,7 @@ import typer
 from core.errors import StridewiseError
 from stridewise.cli import db_cmd, demo_cmd, people, rules_cmd, secret_cmd, sync_cmd, transfer
 from stridewise.cli.common import err_console, use_app
+from stridewise.cli.days_cmd import days_cmd
 from stridewise.cli.doctor_cmd import doctor_cmd
 from stridewise.cli.fitbit_export_cmd import import_fitbit_export  # noqa: F401 - registers it
 from stridewise.cli.link_cmd import link_app
@@ -39,6 +40,7 @@ app.add_typer(rules_cmd.alerts_app, name="alerts")
 app.add_typer(rules_cmd.pain_app, name="pain")
 app.add_typer(rules_cmd.exempt_app, name="exempt")
 app.add_typer(rules_cmd.plan_app, name="plan")
+app.command("days")(days_cmd)
 app.add_typer(link_app, name="link")
 app.command("sandbox")(sandbox_cmd)
 app.command("sync")(sync_cmd.sync_cmd)

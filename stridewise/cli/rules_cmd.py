@@ -16,6 +16,7 @@ from ingest.models import Patient
 from ingest.patients import get_patient
 from ingest.programme_models import EXEMPT_REASONS
 from rules.alerts import alert_record, list_alerts
+from rules.enrolment import programme_start, start_programme
 from rules.evaluate import assess, evaluate
 from rules.messages import render
 from rules.programme import week_summary
@@ -138,22 +139,52 @@ def exempt_add(
     console.print(f"{day} is exempt for {patient} ({reason})")
 
 
-def _current_plan(session, patient_id: str):
-    result = assess(session, [get_patient(session, patient_id)], utcnow())
+def _current_plan(session, patient_id: str, today: date | None = None):
+    patient = get_patient(session, patient_id)
+    if programme_start(session, patient_id) is None:
+        raise StridewiseError(
+            f"{patient_id} is not enrolled: stridewise plan start --patient {patient_id} --date D"
+        )
+    result = assess(session, [patient], utcnow(), today)
     if result.plan.empty and result.days.empty:
         raise StridewiseError(f"no step data or linked account for {patient_id} yet")
     return result
 
 
-@plan_app.command("show")
-def plan_show(patient: str = typer.Option(..., "--patient", help="The patient's id.")) -> None:
-    """Print the plan week by week with what was done.
+@plan_app.command("start")
+def plan_start(
+    patient: str = typer.Option(..., "--patient", help="The patient's id."),
+    day: str = typer.Option(..., "--date", help="The local date the programme starts."),
+) -> None:
+    """Start (or restart) a patient's programme on a date. Days before it are history:
+    the baseline week when they cover it, never judged.
 
-    Example: stridewise plan show --patient P1
+    Example: stridewise plan start --patient P1 --date 2026-03-09
     """
+    start = parse_date(day, "--date")
+    with transaction(open_db()) as session:
+        start_programme(session, patient, start)
+    console.print(f"{patient}: programme starts {start}")
+
+
+@plan_app.command("show")
+def plan_show(
+    patient: str = typer.Option(..., "--patient", help="The patient's id."),
+    day: str = typer.Option(
+        None, "--date", help="As of the end of this local date (default: today)."
+    ),
+) -> None:
+    """Print the plan week by week, up to the date, with what was done.
+
+    Example: stridewise plan show --patient P1 --date 2026-04-30
+    """
+    today = parse_date(day, "--date") if day else None
     with open_db()() as session:
-        result = _current_plan(session, patient)
+        result = _current_plan(session, patient, today)
+        start = programme_start(session, patient)
     base = result.baseline.loc[patient]
+    threshold = int(result.params.at[patient, "cadence_threshold"])
+    console.print(f"programme start: {start}; walking measured at {threshold} steps/min")
     if base["usable"]:
         console.print(
             f"baseline: {base['valid_days']} valid days, {base['steps']:,.0f} steps/day, "
