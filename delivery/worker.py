@@ -111,12 +111,12 @@ def handle(factory, channels: Channels, row: outbox.Claimed, worker: str, now) -
         with factory() as session:
             if row.patient_id and row.kind == "patient_daily":
                 slot = _patient_slot(session, row, now, config)
-                if slot > now:
-                    with session.begin():
-                        outbox.finish(
-                            session, row.id, worker, status="pending", next_attempt_at=slot,
-                            attempts=row.attempts - 1,
-                        )  # fmt: skip
+                if slot > now:  # not an attempt: back to waiting, until its slot
+                    outbox.finish(
+                        session, row.id, worker, status="pending", next_attempt_at=slot,
+                        attempts=row.attempts - 1,
+                    )  # fmt: skip
+                    session.commit()
                     return "held"
             message = compose(session, row, now, config.public_url)
             channels.send(session, row, message)
