@@ -7,13 +7,16 @@ and ``client``) and the helpers below."""
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from ingest.db import transaction
-from ingest.models import Patient, Therapist
+from ingest.models import LinkedAccount, Patient, Therapist
+from ingest.programme_models import Alert
+from rules.messages import THERAPIST, severity
 from stridewise.settings import Settings
 from stridewise.web.accounts import set_password
 from stridewise.web.app import create_app
@@ -72,3 +75,26 @@ def sign_in(client: TestClient, email: str, password: str = PASSWORD):
     token = page_csrf(client)
     return client.post("/login", data={"email": email, "password": password,
                                        "csrf_token": token})  # fmt: skip
+
+
+FLARE_FACTS = {"day": "2026-03-18", "score": 7, "kind": "high", "usual": 2.5, "previous": None}
+UNDER_FACTS = {"weeks_running": 2, "walks": 1, "walks_planned": 4, "week_start": "2026-03-09"}
+
+
+def add_alert(factory, patient_id: str, rule: str = "flare", status: str = "open") -> int:
+    """A therapist alert as the rules store it (facts, worded by rules.messages)."""
+    facts = FLARE_FACTS if rule == "flare" else UNDER_FACTS
+    with transaction(factory) as session:
+        alert = Alert(patient_id=patient_id, rule=rule, period=f"p-{rule}",
+                      period_end=date(2026, 3, 18), audience=THERAPIST,
+                      severity=severity(rule, THERAPIST), facts=facts, status=status,
+                      raised_on=date(2026, 3, 18))  # fmt: skip
+        session.add(alert)
+        session.flush()
+        return alert.id
+
+
+def add_account(factory, patient_id: str, status: str = "active", provider="google-health"):
+    with transaction(factory) as session:
+        session.add(LinkedAccount(patient_id=patient_id, provider=provider, credentials=b"x",
+                                  status=status))  # fmt: skip

@@ -12,14 +12,18 @@ Routers and who guards them:
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from apscheduler.schedulers.base import BaseScheduler
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from stridewise.web import api, ops, patient, therapist, webhooks
 from stridewise.web.errors import install_error_handlers
+from stridewise.web.metrics import RequestTimer, registry_for
 from stridewise.web.security import BrowserSecurity, CookiePolicy, csrf_protect
 from stridewise.web.signing import signing_key
+from stridewise.web.summaries import refresh_stale
 from stridewise.web.templating import STATIC_DIR
 from stridewise.wiring import App
 
@@ -33,7 +37,14 @@ def create_app(app: App, scheduler: BaseScheduler | None = None) -> FastAPI:
     web.state.signing_key = signing_key(app.settings.secret_key)
     web.state.cookies = CookiePolicy.from_settings(app.settings)
     web.state.scheduler = scheduler
+    if scheduler is not None:
+        # Keeps the dashboard's figures fresh after syncs (see stridewise.web.summaries).
+        scheduler.add_job(refresh_stale, "interval", minutes=5, id="caseload-summaries",
+                          name="refresh caseload summaries", replace_existing=True,
+                          next_run_time=datetime.now(UTC), args=(web.state.factory,))  # fmt: skip
+    web.state.metrics, latency = registry_for(web.state.factory)
     web.add_middleware(BrowserSecurity, key=web.state.signing_key, cookies=web.state.cookies)
+    web.add_middleware(RequestTimer, latency=latency)
     install_error_handlers(web)
     web.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     csrf = [Depends(csrf_protect)]

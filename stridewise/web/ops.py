@@ -1,9 +1,10 @@
-"""Operations: ``/healthz`` for orchestrators."""
+"""Operations: ``/healthz`` for orchestrators, ``/metrics`` for Prometheus."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -26,3 +27,8 @@ def healthz(request: Request) -> JSONResponse:
         if not scheduler.running:
             body["status"] = "unavailable"
     return JSONResponse(body, 200 if body["status"] == "ok" else 503)
+
+
+@router.get("/metrics", include_in_schema=False)
+def metrics(request: Request) -> Response:
+    return Response(generate_latest(request.app.state.metrics), media_type=CONTENT_TYPE_LATEST)

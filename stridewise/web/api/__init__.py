@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from stridewise.web.api import fhir
+from stridewise.web.api import clinic, fhir
 from stridewise.web.errors import PROBLEM_RESPONSES
 
 router = APIRouter(responses=PROBLEM_RESPONSES)
+router.include_router(clinic.router)
 router.include_router(fhir.router)
