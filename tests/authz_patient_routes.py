@@ -12,6 +12,7 @@ ROUTES = {
     ("POST", "/link/garmin/code"): "patient_link",
     ("GET", "/link/done"): "patient_link",
     ("GET", "/link/progress"): "patient_link",
+    ("POST", "/link/my-data"): "patient_link",
     ("GET", "/me/{token}"): "patient_link",
     ("POST", "/me/{token}/pain"): "patient_link",
     ("GET", "/me/{token}/export.{kind}"): "patient_link",

@@ -74,6 +74,9 @@ def test_google_invitation_to_first_sync(site, page):
     assert page.get_by_text("Europe/London").is_visible()
     assert_accessible(page, "on the confirmation")
     screenshots(page, "patient-google-linked")
+    page.get_by_role("button", name="See your steps and your data").click()
+    page.get_by_role("heading", name="Your walking and your data").wait_for()
+    assert page.get_by_text("Fitbit or Pixel Watch (Google)", exact=True).is_visible()
 
 
 def test_garmin_password_and_code_forms(site, page):

@@ -131,6 +131,12 @@ def test_link_pages_without_an_invitation_say_to_open_it_again(client):
     assert "Open your invitation link again" in page.text
 
 
+def test_the_own_data_page_needs_a_finished_link(client, factory):
+    page = open_invitation(client, factory)
+    early = client.post("/link/my-data", data={"csrf_token": csrf(page.text)})
+    assert early.status_code == 400
+
+
 def test_forms_without_the_csrf_field_are_refused(client, factory):
     open_invitation(client, factory)
     answer = client.post("/link/google-health/start")
@@ -162,6 +168,9 @@ def test_google_link_stores_the_account_and_shows_the_first_sync(client, factory
     assert "Fitbit or Pixel Watch (Google)" in page.text
     assert "Charge 6" in page.text and "Europe/London" in page.text
     assert f"{progress['days']} days of steps received" in page.text
+    mine = client.post("/link/my-data", data={"csrf_token": csrf(page.text)})
+    assert mine.status_code == 303 and mine.headers["location"].startswith("/me/")
+    assert client.get(mine.headers["location"]).status_code == 200
 
 
 def test_a_replayed_google_callback_stores_nothing_more(client, factory):

@@ -53,7 +53,7 @@ def step_chart(days: list[tuple[date, int | None, bool]]) -> Chart:
             height = plot_h * steps / top
             label = f"{day:%a %d %b}: {steps:,} steps" + (" (still syncing)" if provisional else "")
             bars.append(Bar(x + 1, baseline - height, max(slot - 2, 1), height, label, provisional))
-    ticks = [(baseline - plot_h * f, f"{int(top * f):,}") for f in (0, 0.5, 1)]
+    ticks = [(baseline - plot_h * f, f"{top * f / 1000:g}k" if f else "0") for f in (0, 0.5, 1)]
     return Chart(WIDTH, HEIGHT, bars, ticks, weeks, baseline)
 
 

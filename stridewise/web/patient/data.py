@@ -214,10 +214,16 @@ def relink(
 @router.get("/me/{token}/delete")
 def delete_page(request: Request, session: SessionDep, token: str) -> Response:
     try:
-        _patient(request, session, token)
+        patient = _patient(request, session, token)
     except DataLinkRefused as refused:
         return _refused(request, refused)
-    return render(request, "patient/delete.html", token=token, error=None)
+    return _delete_form(request, session, patient, token)
+
+
+def _delete_form(request, session, patient: Patient, token: str, error=None) -> Response:
+    linked = [a.provider for a in list_accounts(session, patient.id)]
+    return render(request, "patient/delete.html", status_code=422 if error else 200,
+                  token=token, error=error, linked=linked)  # fmt: skip
 
 
 @router.post("/me/{token}/delete")
@@ -234,7 +240,7 @@ def delete_everything(
         return _refused(request, refused)
     if confirm != "delete":
         error = "Tick the box to confirm that everything should be deleted."
-        return render(request, "patient/delete.html", status_code=422, token=token, error=error)
+        return _delete_form(request, session, patient, token, error)
     session.close()
     deleted = delete_patient(app.engine, app.factory, app.settings, patient.id)
     return render(request, "patient/deleted.html", deleted=deleted, providers=PROVIDERS)

@@ -11,9 +11,11 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from adapters.garmin.web_login import GarminLoginError
 from core.clock import utcnow
+from ingest.db import transaction
 from ingest.linking import find_account
 from ingest.portal_models import Invitation
 from stridewise.portal import garmin_flow, google_flow
+from stridewise.portal.data_links import DATA_PATH, create_data_link
 from stridewise.portal.first_sync import progress, start_first_sync
 from stridewise.portal.invitations import InvitationRefused, check_usable, find_invitation
 from stridewise.portal.linking import LinkRefused, invitation
@@ -204,3 +206,19 @@ def link_progress(request: Request, session: SessionDep) -> Response:
         {**context["progress"].as_json(), "timezone": context["timezone"]},
         headers={"Cache-Control": "no-store"},
     )
+
+
+@router.post("/link/my-data")
+def my_data(request: Request, app: AppDep) -> Response:
+    """From the confirmation page to the patient's own data page (a fresh data link)."""
+
+    def step() -> Response:
+        link = read_session(request)
+        if link.linked_at is None:
+            raise LinkRefused("state")
+        with transaction(app.factory) as session:
+            patient_id = invitation(session, link.invitation_id).patient_id
+            token = create_data_link(session, patient_id, app.settings.invitation_days)
+        return RedirectResponse(DATA_PATH + token, status_code=303)
+
+    return _guarded(request, step)
