@@ -27,6 +27,15 @@ class ImportReport:
     changed: int = 0
     # (line number, reason), line numbers as a spreadsheet shows them (header = 1)
     rejected: list[tuple[int, str]] = field(default_factory=list)
+    # Every good row up to this line is stored (chunks commit in file order).
+    stored_through: int = 1
+
+
+@dataclass(slots=True)
+class Chunk:
+    intervals: list[StepInterval]
+    lines: list[int]  # the line of each interval
+    last_line: int  # the last line read for this chunk, good or bad
 
 
 def _instant(value: str, column: str) -> datetime:
@@ -60,19 +69,17 @@ def parse_row(row: dict[str, str]) -> StepInterval:
     )
 
 
-def read_chunks(reader: csv.DictReader, report: ImportReport) -> Iterator[tuple[list, list[int]]]:
-    rows: list[StepInterval] = []
-    lines: list[int] = []
+def read_chunks(reader: csv.DictReader, report: ImportReport) -> Iterator[Chunk]:
+    chunk = Chunk([], [], reader.line_num)
     for row in reader:
         report.rows += 1
-        line = reader.line_num
+        chunk.last_line = reader.line_num
         try:
-            rows.append(parse_row(row))
-            lines.append(line)
+            chunk.intervals.append(parse_row(row))
+            chunk.lines.append(reader.line_num)
         except ValueError as err:
-            report.rejected.append((line, str(err)))
-        if len(rows) >= CHUNK_ROWS:
-            yield rows, lines
-            rows, lines = [], []
-    if rows:
-        yield rows, lines
+            report.rejected.append((reader.line_num, str(err)))
+        if len(chunk.intervals) >= CHUNK_ROWS:
+            yield chunk
+            chunk = Chunk([], [], reader.line_num)
+    yield chunk  # the rest, possibly no good row at all

@@ -2,31 +2,46 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from sqlalchemy import func, select
+from typer.testing import CliRunner, Result
 
 from ingest.credentials import CredentialStore
 from ingest.crypto import Cipher
 from ingest.db import transaction
 from ingest.linking import link_account
+from ingest.models import StepIntervalRow
 from stridewise.cli.main import app
+from stridewise.settings import Settings
+from stridewise.wiring import App
 
 runner = CliRunner()
 STRIDEWISE = Path(sys.executable).with_name("stridewise")
 
 
+def invoker(settings: Settings, catch_exceptions: bool = False) -> Callable[..., Result]:
+    """Invoke the CLI in-process with the App the root command would build from
+    ``settings`` (no environment variables)."""
+    built = App(settings)
+    return lambda *args: runner.invoke(
+        app, list(args), obj=built, catch_exceptions=catch_exceptions
+    )
+
+
 @pytest.fixture
-def cli(db_url, monkeypatch):
-    """Invoke the CLI in-process against a fresh database."""
-    monkeypatch.setenv("STRIDEWISE_DATABASE_URL", db_url)
-    yield lambda *args: runner.invoke(app, list(args), catch_exceptions=False)
+def cli(db_url):
+    """The CLI against a fresh database."""
+    return invoker(Settings(database_url=db_url))
 
 
 def test_people_import_and_export_round_trip(cli, tmp_path):
@@ -158,7 +173,7 @@ def test_every_command_has_help_with_an_example(command):
     assert re.search(rf"Example: .*stridewise {command[0]}", " ".join(result.output.split()))
 
 
-def test_secret_rotate_reencrypts_under_the_new_key(cli, factory, monkeypatch):
+def test_secret_rotate_reencrypts_under_the_new_key(cli, factory, db_url):
     old = cli("secret", "generate").output.strip()
     new = cli("secret", "generate").output.strip()
     assert old != new and len(old) == 44
@@ -166,6 +181,83 @@ def test_secret_rotate_reencrypts_under_the_new_key(cli, factory, monkeypatch):
     cli("patient", "add", "P1", "--name", "Sam", "--therapist", "T1")
     with transaction(factory) as session:
         link_account(session, Cipher(old), "P1", "garmin", {"di_token": "t"})
-    monkeypatch.setenv("STRIDEWISE_SECRET_KEY", f"{new},{old}")
-    assert "1 linked account(s)" in cli("secret", "rotate").output
+    rotating = invoker(Settings(database_url=db_url, secret_key=f"{new},{old}"))
+    assert "1 linked account(s)" in rotating("secret", "rotate").output
     assert CredentialStore(factory, Cipher(new)).load(1).data == {"di_token": "t"}
+
+
+BIG = 20_050  # more than one import chunk (20,000 rows)
+
+
+def minute_rows(count: int, patient: str = "P1") -> list[str]:
+    """``count`` one-minute intervals from 2026-03-01 on, in New York time (EST)."""
+    start = datetime(2026, 3, 1, 0, 0, tzinfo=timezone(timedelta(hours=-5)))
+    rows = []
+    for n in range(count):
+        begin = start + timedelta(minutes=n)
+        end = begin + timedelta(minutes=1)
+        rows.append(f"{patient},{begin.isoformat()},{end.isoformat()},{n % 90},phone\n")
+    return rows
+
+
+def stored_intervals(factory) -> int:
+    with factory() as session:
+        return session.scalar(select(func.count()).select_from(StepIntervalRow))
+
+
+@pytest.fixture
+def clinic(cli):
+    cli("therapist", "add", "T1", "--name", "Ana", "--email", "ana@x.org")
+    cli("patient", "add", "P1", "--name", "Sam", "--timezone", "UTC", "--therapist", "T1")
+    return cli
+
+
+@pytest.mark.parametrize("compressed", [False, True], ids=["csv", "csv.gz"])
+def test_a_csv_longer_than_one_chunk_imports_whole(clinic, factory, tmp_path, compressed):
+    text = "patient,start,end,steps,device\n" + "".join(minute_rows(BIG))
+    source = tmp_path / ("big.csv.gz" if compressed else "big.csv")
+    if compressed:
+        source.write_bytes(gzip.compress(text.encode()))
+    else:
+        source.write_text(text)
+    result = clinic("import", "csv", str(source))
+    assert result.exit_code == 0, result.output
+    assert f"{BIG} rows read: {BIG} accepted ({BIG} new or revised), 0 rejected" in result.output
+    assert stored_intervals(factory) == BIG
+
+
+def test_an_import_that_stops_part_way_says_which_lines_are_stored(
+    clinic, factory, db_url, tmp_path
+):
+    rows = minute_rows(21_000)
+    rows[3] = rows[3].replace("P1,2026", "P1,x2026")  # a bad line, rejected
+    rows[20_700] = rows[20_700].replace("phone", "ph\xff\xfene")  # bytes that are no UTF-8
+    source = tmp_path / "damaged.csv"
+    source.write_bytes(b"patient,start,end,steps,device\n" + "".join(rows).encode("latin-1"))
+
+    lenient = invoker(Settings(database_url=db_url), catch_exceptions=True)
+    result = lenient("import", "csv", str(source))
+
+    assert result.exit_code == 1
+    # The first chunk: 20,000 good rows and the bad one, lines 2-20002.
+    stored = "lines 2-20002 are stored, nothing after line 20002 is"
+    assert stored in str(result.exception) and "UnicodeDecodeError" in str(result.exception)
+    assert "line 5:" in result.output  # the rejected line among the stored ones is listed
+    assert stored_intervals(factory) == 20_000
+    again = lenient("import", "csv", str(source))  # importing again changes nothing stored
+    assert stored_intervals(factory) == 20_000 and "lines 2-20002 are stored" in str(
+        again.exception
+    )
+
+
+def test_a_truncated_gzip_stops_with_the_lines_stored(clinic, factory, db_url, tmp_path):
+    text = "patient,start,end,steps,device\n" + "".join(minute_rows(BIG))
+    packed = gzip.compress(text.encode())
+    source = tmp_path / "cut.csv.gz"
+    source.write_bytes(packed[: len(packed) - 40])
+    result = invoker(Settings(database_url=db_url), catch_exceptions=True)(
+        "import", "csv", str(source)
+    )
+    assert result.exit_code == 1
+    assert "lines 2-20001 are stored" in str(result.exception)
+    assert stored_intervals(factory) == 20_000

@@ -20,6 +20,8 @@ from sandbox.walker import DayShape, Walker
 from stridewise.cli.main import app
 from stridewise.imports.fitbit_export import import_export
 from stridewise.logs import configure
+from stridewise.settings import Settings
+from stridewise.wiring import App
 
 ZONE = "America/New_York"
 FIRST = date(2026, 10, 30)  # four days across the 2026-11-01 fall-back
@@ -152,11 +154,14 @@ def test_a_path_that_is_no_export_is_refused(tmp_path):
         pass
 
 
-def test_the_cli_imports_an_export_with_the_patients_zone(patient, db_url, tmp_path, monkeypatch):
+def test_the_cli_imports_an_export_with_the_patients_zone(patient, db_url, tmp_path):
     path = write_zip(tmp_path, export_days(FIRST, 2))
-    monkeypatch.setenv("STRIDEWISE_DATABASE_URL", db_url)
     try:
-        result = CliRunner().invoke(app, ["import", "fitbit-export", "--patient", "p1", str(path)])
+        result = CliRunner().invoke(
+            app,
+            ["import", "fitbit-export", "--patient", "p1", str(path)],
+            obj=App(Settings(database_url=db_url)),
+        )
     finally:
         configure()
     assert result.exit_code == 0, result.output

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import httpx
@@ -24,6 +25,8 @@ from sandbox.google_health import GoogleSandboxState, create_app, sandbox_settin
 from sandbox.serve import serve_in_thread
 from stridewise.cli.main import app
 from stridewise.logs import configure
+from stridewise.settings import Settings
+from stridewise.wiring import App
 
 STRIDEWISE = str(Path(sys.executable).with_name("stridewise"))
 TOKEN_FILE = {
@@ -38,13 +41,12 @@ TOKEN_FILE = {
 
 
 @pytest.fixture
-def cli(factory, db_url, secret_key, monkeypatch):
+def cli(factory, db_url, secret_key):
     with transaction(factory) as session:
         add_therapist(session, "t1", "Ana", "ana@clinic.example")
         add_patient(session, "p1", "Sam", None, "t1")
-    monkeypatch.setenv("STRIDEWISE_DATABASE_URL", db_url)
-    monkeypatch.setenv("STRIDEWISE_SECRET_KEY", secret_key)
-    yield lambda *args: CliRunner().invoke(app, list(args))
+    built = App(Settings(database_url=db_url, secret_key=secret_key))
+    yield lambda *args: CliRunner().invoke(app, list(args), obj=built)
     configure()
 
 
@@ -82,18 +84,9 @@ def test_import_list_unlink(cli, factory, secret_key, tmp_path):
 def test_a_bad_token_file_is_one_line_and_nothing_is_stored(cli, factory, tmp_path):
     path = tmp_path / "token.json"
     path.write_text(json.dumps({**TOKEN_FILE, "refresh_token": ""}))
-    result = CliRunner().invoke(
-        app,
-        [
-            "link",
-            "import",
-            "--patient",
-            "p1",
-            "--provider",
-            "google-health",
-            "--token-file",
-            str(path),
-        ],
+    result = cli(
+        *("link", "import", "--patient", "p1", "--provider", "google-health"),
+        *("--token-file", str(path)),
     )
     assert result.exit_code != 0
     # A StridewiseError: the root command prints it as one line, without a traceback.
@@ -128,11 +121,18 @@ def test_link_google_health_command_end_to_end(factory, db_url, secret_key):
         with subprocess.Popen(
             command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         ) as process:
+            watchdog = threading.Timer(120, process.kill)  # never hang the suite
+            watchdog.start()
             url = process.stdout.readline().strip()
+            if not url:  # it ended before printing the address: say why
+                watchdog.cancel()
+                code, why = process.wait(), process.stderr.read()
+                pytest.fail(f"exit {code} before the consent address: {why}")
             assert url.startswith(base + "/o/oauth2/v2/auth?")
             assert "code_challenge_method=S256" in url and "access_type=offline" in url
             httpx.get(url, follow_redirects=True, timeout=10).raise_for_status()
-            out, err = process.communicate(timeout=30)
+            out, err = process.communicate(timeout=60)
+            watchdog.cancel()
     assert process.returncode == 0, err
     assert f"linked p1 to Google Health user {state.users['demo'].health_user_id}" in out
     assert "Asia/Tokyo" in out

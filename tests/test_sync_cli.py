@@ -17,7 +17,9 @@ from ingest.db import make_engine, session_factory, upgrade
 from stridewise.cli.sync_cmd import run_and_show_cycle
 from stridewise.jobs import (
     DAILY_RULES_JOB,
+    DELIVERY_JOB,
     SYNC_TICK_JOB,
+    WEEKLY_REPORTS_JOB,
     build_scheduler,
     patients_in_their_morning,
 )
@@ -88,11 +90,11 @@ def test_the_scheduler_has_stable_single_instance_jobs(factory, secret_key):
     scheduler.start(paused=True)
     try:
         jobs = {job.id: job for job in scheduler.get_jobs()}
-        assert set(jobs) == {SYNC_TICK_JOB, DAILY_RULES_JOB}
+        assert set(jobs) == {SYNC_TICK_JOB, DAILY_RULES_JOB, DELIVERY_JOB, WEEKLY_REPORTS_JOB}
         assert all(j.max_instances == 1 and j.coalesce for j in jobs.values())
         # rebuilding replaces rather than duplicates
         scheduler.add_job(print, "interval", seconds=5, id=SYNC_TICK_JOB, replace_existing=True)
-        assert len(scheduler.get_jobs()) == 2
+        assert len(scheduler.get_jobs()) == len(jobs)
     finally:
         scheduler.shutdown(wait=False)
 

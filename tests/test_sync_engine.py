@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from itertools import product
 
 import pytest
 from sqlalchemy import func, select, update
@@ -21,13 +22,14 @@ from ingest.db import transaction
 from ingest.linking import link_account
 from ingest.models import DailyTotalRow, LinkedAccount, StepIntervalRow, SyncRun
 from ingest.sync.backoff import BackoffPolicy
-from ingest.sync.claims import LeaseLost, claim_due, renew
+from ingest.sync.claims import LeaseLost, claim_due, count_claimable, renew
 from ingest.sync.engine import Sources, SyncContext, sync_account
 from ingest.sync.push import mark_due
 from ingest.sync.runner import run_with
 from ingest.sync.window import WindowPolicy, local_today
 
 ZONE = "Europe/Oslo"
+HOUR = timedelta(hours=1)
 
 
 class Clock:
@@ -95,6 +97,31 @@ def test_claims_take_each_due_account_once_and_skip_leased_and_relink(factory, c
     later = now + timedelta(seconds=61)
     assert {c.id for c in claim_due(factory, "d", later, 10, 60)} == set(ids[2:])
     assert account(factory, ids[2]).lease_owner == "d"
+
+
+@pytest.mark.parametrize(("force", "expected"), [(False, 4), (True, 6)], ids=["due", "forced"])
+def test_the_sync_progress_total_counts_what_a_claim_takes(factory, cipher, force, expected):
+    """``stridewise sync`` sizes its bar with count_claimable: statuses, leases and due
+    times (never synced yet included) count exactly as claim_due takes them."""
+    now = datetime.now(UTC) + timedelta(seconds=1)
+    leases = {"free": None, "expired": now - timedelta(seconds=1), "live": now + HOUR}
+    dues = {"never": None, "past": now - timedelta(minutes=1), "future": now + HOUR}
+    states = list(product(("active", "needs_relink"), leases, dues))
+    ids = seed_accounts(factory, cipher, len(states))
+    with transaction(factory) as session:
+        for account_id, (status, lease, due) in zip(ids, states, strict=True):
+            session.execute(
+                update(LinkedAccount)
+                .where(LinkedAccount.id == account_id)
+                .values(status=status, lease_owner=lease if leases[lease] else None,
+                        lease_expires=leases[lease], next_sync_due=dues[due])
+            )  # fmt: skip
+    leased_patient = account(factory, ids[states.index(("active", "live", "past"))]).patient_id
+
+    assert count_claimable(factory, now, patient_id=leased_patient, force=force) == 0
+    counted = count_claimable(factory, now, force=force)
+    assert counted == len(claim_due(factory, "w", now, 100, 60, force=force)) == expected
+    assert count_claimable(factory, now, force=force) == 0  # all claimed now
 
 
 def test_a_stale_worker_cannot_write_after_its_lease_was_taken(factory, cipher):

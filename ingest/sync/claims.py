@@ -56,6 +56,20 @@ def _claimable(now: datetime, patient_id: str | None, force: bool):
     return conditions
 
 
+def count_claimable(
+    factory: sessionmaker[Session],
+    now: datetime,
+    *,
+    patient_id: str | None = None,
+    force: bool = False,
+) -> int:
+    """How many accounts :func:`claim_due` would lease now (a progress bar's total):
+    the same conditions, leases and never-synced accounts included."""
+    query = select(func.count()).select_from(LinkedAccount)
+    with factory() as session:
+        return session.scalar(query.where(*_claimable(now, patient_id, force))) or 0
+
+
 def claim_due(
     factory: sessionmaker[Session],
     worker: str,

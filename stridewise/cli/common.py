@@ -6,15 +6,19 @@ import importlib.util
 import os
 import sys
 from datetime import date
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
-from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import StridewiseError
-from stridewise.settings import Settings
-from stridewise.wiring import App
+
+if TYPE_CHECKING:  # only for annotations: keeps `stridewise --help` from loading them
+    from rich.progress import Progress, ProgressColumn
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from stridewise.settings import Settings
+    from stridewise.wiring import App
 
 # Piped output (CI logs, files) gets room for the wide tables instead of Rich's 80.
 console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 120)
@@ -70,15 +74,22 @@ SHOWN_REJECTIONS = 20
 
 def import_progress(label: str, counter: ProgressColumn) -> Progress:
     """The progress bar of a long import, on stderr so stdout stays clean."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
     return Progress(TextColumn(label), BarColumn(), counter, TimeRemainingColumn(),
                     console=err_console, transient=True)  # fmt: skip
 
 
-def show_rejections(rejected: list[tuple[str, str]]) -> None:
-    """List what an import refused (where, why), then exit 1 if anything was."""
+def list_rejections(rejected: list[tuple[str, str]]) -> None:
+    """List what an import refused (where, why), the first few of them."""
     for where, reason in rejected[:SHOWN_REJECTIONS]:
         err_console.print(f"  {where}: {reason}", highlight=False)
     if len(rejected) > SHOWN_REJECTIONS:
         err_console.print(f"  ... and {len(rejected) - SHOWN_REJECTIONS} more")
+
+
+def show_rejections(rejected: list[tuple[str, str]]) -> None:
+    """List what an import refused, then exit 1 if anything was."""
+    list_rejections(rejected)
     if rejected:
         raise typer.Exit(1)

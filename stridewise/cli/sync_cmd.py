@@ -20,6 +20,7 @@ from core.errors import NotFound
 from ingest.crypto import Cipher
 from ingest.models import LinkedAccount, LinkStatus
 from ingest.patients import get_patient
+from ingest.sync.claims import count_claimable
 from ingest.sync.push import mark_due
 from ingest.sync.runner import CycleReport, worker_name
 from stridewise.cli.common import console, current_app, parse_date
@@ -32,16 +33,6 @@ log = structlog.get_logger("stridewise.cli")
 
 def _when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "-"
-
-
-def _count_claimable(factory, patient: str | None, forced: bool) -> int:
-    query = select(func.count()).where(LinkedAccount.status == LinkStatus.ACTIVE.value)
-    if patient:
-        query = query.where(LinkedAccount.patient_id == patient)
-    if not forced:
-        query = query.where(LinkedAccount.next_sync_due <= utcnow())
-    with factory() as session:
-        return session.scalar(query) or 0
 
 
 def summary_table(report: CycleReport) -> Table:
@@ -97,7 +88,7 @@ def sync_cmd(
             # due and runs again as soon as that sync ends.
             mark_due(session, patient)
     forced = bool(patient or all_)
-    total = _count_claimable(factory, patient, forced)
+    total = count_claimable(factory, utcnow(), patient_id=patient, force=forced)
     progress = Progress(TextColumn("syncing"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), console=console, transient=True)  # fmt: skip
     with progress:

@@ -8,17 +8,19 @@ from pathlib import Path
 import typer
 from rich.progress import TaskProgressColumn
 
+from adapters.csv_file import ImportReport
 from ingest import export
 from stridewise.cli import interop_cmd
 from stridewise.cli.common import (
     app_for,
     console,
     import_progress,
+    list_rejections,
     open_db,
     parse_date,
     show_rejections,
 )
-from stridewise.imports.csv_import import import_csv, open_csv
+from stridewise.imports.csv_import import ImportStopped, import_csv, open_csv
 
 import_app = app_for("Bring step data in from files.")
 export_app = app_for("Take step data out.")
@@ -26,29 +28,44 @@ export_app = app_for("Take step data out.")
 
 @import_app.command("csv")
 def import_csv_cmd(
-    file: Path = typer.Argument(..., help="CSV: patient,start,end,steps[,provider,device]."),
+    file: Path = typer.Argument(
+        ..., help="CSV (or .csv.gz): patient,start,end,steps[,provider,device]."
+    ),
 ) -> None:
-    """Import step intervals from a CSV file (for sources without an adapter).
+    """Import step intervals from a CSV file, plain or gzip-compressed (for sources
+    without an adapter).
 
     start/end are ISO 8601 with their UTC offset, e.g. 2026-03-08T01:59:00-05:00; the
     local date comes from that offset. Bad lines are listed and skipped; good ones land.
+    Should the import stop part-way, it says up to which line everything is stored.
 
-    Example: stridewise import csv steps.csv
+    Example: stridewise import csv steps.csv.gz
     """
-    size = file.stat().st_size if file.is_file() else 0
     with (
-        open_csv(file) as stream,
+        open_csv(file) as source,
         import_progress("importing", TaskProgressColumn()) as progress,
     ):
-        task = progress.add_task("csv", total=size or None)
-        report = import_csv(
-            open_db(), stream, on_progress=lambda: progress.update(task, completed=stream.tell())
-        )
+        task = progress.add_task("csv", total=source.size or None)
+        try:
+            report = import_csv(
+                open_db(),
+                source.text,
+                on_progress=lambda: progress.update(task, completed=source.position()),
+            )
+        except ImportStopped as stopped:
+            progress.stop()
+            list_rejections(_summary(stopped.report))
+            raise
+    show_rejections(_summary(report))
+
+
+def _summary(report: ImportReport) -> list[tuple[str, str]]:
+    """Print what an import did; return its rejected lines to show."""
     console.print(
         f"{report.rows} rows read: {report.accepted} accepted ({report.changed} new or revised), "
         f"{len(report.rejected)} rejected"
     )
-    show_rejections([(f"line {line}", reason) for line, reason in report.rejected])
+    return [(f"line {line}", reason) for line, reason in report.rejected]
 
 
 class Format(StrEnum):
