@@ -34,7 +34,7 @@ def _store(
     with transaction(factory) as session:
         patient_id = invitation(session, invitation_id).patient_id
         link_account(session, cipher, patient_id, PROVIDER, link.tokens, link.display_name)
-    spend(factory, invitation_id)
+    spend(factory, invitation_id, PROVIDER)
 
 
 def start(

@@ -89,5 +89,5 @@ def finish(
         if http is None:
             client.close()
     linked = store_link(factory, Cipher(settings.secret_key), patient_id, credentials, identity)
-    spend(factory, invitation_id)
+    spend(factory, invitation_id, PROVIDER)
     return linked

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
 from ingest.crypto import Cipher
@@ -12,6 +13,8 @@ from ingest.db import transaction
 from ingest.portal_models import Invitation, PendingLogin
 from stridewise.portal.invitations import InvitationRefused, use_invitation
 from stridewise.portal.pending import PendingExpired, find_pending
+
+log = structlog.get_logger("stridewise.portal")
 
 
 class LinkRefused(Exception):
@@ -46,8 +49,10 @@ def take_pending(
     return row, cipher.decrypt_json(row.payload)
 
 
-def spend(factory: sessionmaker[Session], invitation_id: int) -> None:
-    """Mark the invitation used; a second flow finishing at the same moment is fine."""
+def spend(factory: sessionmaker[Session], invitation_id: int, provider: str) -> None:
+    """Mark the invitation used (a link was stored); a second flow finishing at the same
+    moment is fine."""
+    log.info("portal.linked", invitation_id=invitation_id, provider=provider)
     try:
         with transaction(factory) as session:
             use_invitation(session, invitation_id)

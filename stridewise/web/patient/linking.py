@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
+import structlog
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
@@ -31,6 +32,7 @@ from stridewise.web.patient.session import (
 from stridewise.web.templating import render
 
 router = APIRouter()
+log = structlog.get_logger("stridewise.portal")
 
 PROVIDERS = {"google-health": "Fitbit or Pixel Watch (Google)", "garmin": "Garmin"}
 
@@ -88,8 +90,11 @@ def _guarded(request: Request, step: Callable[[], Response]) -> Response:
     try:
         return step()
     except InvitationRefused as refused:
+        log.info("portal.refused", path=request.url.path, reason=refused.reason)
         return refused_page(request, refused.reason, str(refused))
     except (LinkRefused, PendingExpired, NoLinkSession) as refused:
+        reason = getattr(refused, "reason", type(refused).__name__)
+        log.info("portal.refused", path=request.url.path, reason=reason)
         return _failed(request, str(refused))
 
 
