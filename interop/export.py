@@ -14,7 +14,7 @@ from ingest.patients import get_patient
 from interop.bulk import BulkReport, write_ndjson
 from interop.fhir import bundle, patient_resources, stable_id
 from interop.ieee import data_point
-from interop.slices import clinic_slices, load_slices
+from interop.slices import CHUNK_PATIENTS, clinic_slices, load_slices
 from interop.validate import checked
 
 
@@ -59,10 +59,12 @@ def clinic_ndjson(
     last: date | None = None,
     patient_ids: Sequence[str] | None = None,
     source_priority: Sequence[str] = dayview.DEFAULT_SOURCE_PRIORITY,
+    chunk: int = CHUNK_PATIENTS,
 ) -> BulkReport:
-    """Every patient (or the given ones) into ``directory/<Type>.ndjson``, streamed."""
+    """Every patient (or the given ones) into ``directory/<Type>.ndjson``, streamed
+    ``chunk`` patients at a time (memory grows with the chunk, not the clinic)."""
     if patient_ids is not None:
         for pid in patient_ids:
             get_patient(session, pid)
-    slices = clinic_slices(session, now, patient_ids, source_priority=source_priority)
+    slices = clinic_slices(session, now, patient_ids, chunk, source_priority=source_priority)
     return write_ndjson(slices, directory, first, last)

@@ -26,8 +26,10 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+import numpy as np
 import pandas as pd
 
 from core.schema import DeviceInfo
@@ -218,24 +220,54 @@ def _info(s: PatientSlice, provider: str, device: str | None) -> DeviceInfo | No
     return next((d for d in s.devices if (d.provider, d.device) == (provider, device)), None)
 
 
+@dataclass(frozen=True, slots=True)
+class WeekTally:
+    """What a programme week's days add up to."""
+
+    days: int  # days of the week in the day table
+    measured: int  # of which with minute data
+    minutes: int  # walking minutes on those
+    settled: bool  # every day settled
+
+
+def week_tallies(days: pd.DataFrame) -> dict[int, WeekTally]:
+    """Per programme week, in one pass over the day table."""
+    if days.empty:
+        return {}
+    measured = days["has_intraday"].to_numpy(bool)
+    frame = pd.DataFrame(
+        {
+            "week": days["week"].to_numpy(),
+            "measured": measured,
+            "minutes": np.where(measured, days["walking_minutes"].to_numpy(np.int64), 0),
+            "settled": days["settled"].to_numpy(bool),
+        }
+    )
+    sums = frame.groupby("week").agg(
+        days=("measured", "size"), measured=("measured", "sum"), minutes=("minutes", "sum"),
+        settled=("settled", "all"),
+    )  # fmt: skip
+    return {
+        int(week): WeekTally(int(r.days), int(r.measured), int(r.minutes), bool(r.settled))
+        for week, r in sums.iterrows()
+    }
+
+
 def weekly_minutes(
-    s: PatientSlice, week_start: date, days: pd.DataFrame, refs: Refs = bundle_ref
+    s: PatientSlice, week_start: date, tally: WeekTally, refs: Refs = bundle_ref
 ) -> dict | None:
-    """Walking minutes of one programme week (``days``: that week's day rows), or
-    ``None`` when no day of it has minute data (daily totals hold no bouts)."""
-    measured = days[days["has_intraday"].astype(bool)]
-    if measured.empty:
+    """Walking minutes of one programme week, or ``None`` when no day of it has minute
+    data (daily totals hold no bouts)."""
+    if tally.measured == 0:
         return None
     week_end = week_start + timedelta(days=6)
-    complete = week_end < s.today and len(days) == 7 and bool(days["settled"].all())
+    complete = week_end < s.today and tally.days == 7 and tally.settled
     obs = _observation(
         s, WEEKLY_MINUTES, week_start.isoformat(), "final" if complete else "preliminary", refs
     )
     obs["effectivePeriod"] = {"start": week_start.isoformat(), "end": week_end.isoformat()}
-    obs["valueQuantity"] = _quantity(
-        int(measured["walking_minutes"].sum()), "minutes per week", "min/wk"
-    )
-    obs["note"] = [{"text": f"walking bouts on {len(measured)} of 7 days with minute data"}]
+    obs["valueQuantity"] = _quantity(tally.minutes, "minutes per week", "min/wk")
+    obs["note"] = [{"text": f"walking bouts on {tally.measured} of 7 days with minute data"}]
     return obs
 
 
@@ -344,12 +376,13 @@ def patient_resources(
 def _weeks(s: PatientSlice, first: date | None, last: date | None, refs: Refs) -> Iterator[dict]:
     if s.plan.empty or s.days.empty:
         return
-    weeks = s.days["week"].to_numpy()
+    tallies = week_tallies(s.days)
     for row in s.plan.itertuples(index=False):
         start = pd.Timestamp(row.week_start).date()
         if (first and start + timedelta(days=6) < first) or (last and start > last):
             continue
-        obs = weekly_minutes(s, start, s.days[weeks == row.week], refs)
+        tally = tallies.get(int(row.week))
+        obs = weekly_minutes(s, start, tally, refs) if tally else None
         if obs:
             yield obs
 
