@@ -5,6 +5,7 @@ Pain reports live in ``ingest.models.PainReport``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 
 from sqlalchemy import (
@@ -18,7 +19,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.clock import utcnow
 from ingest.models import Base
@@ -113,3 +115,48 @@ class ProgrammeStart(Base):
     start_date: Mapped[date] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class DaySummary(Base):
+    """One patient-day's minute metrics as the rules last computed them
+    (``rules.metrics.interval_day_metrics``), at the walking threshold it used: kept so
+    a daily evaluation recomputes only the days whose intervals changed."""
+
+    __tablename__ = "day_summaries"
+
+    patient_id: Mapped[str] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), primary_key=True
+    )
+    local_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    threshold: Mapped[int] = mapped_column(Integer)
+    wear_hours: Mapped[int] = mapped_column(Integer)
+    walking_minutes: Mapped[int] = mapped_column(Integer)
+    bouts: Mapped[int] = mapped_column(Integer)
+    longest_bout: Mapped[int] = mapped_column(Integer)
+    intraday_minutes: Mapped[int] = mapped_column(Integer)
+    implausible_minutes: Mapped[int] = mapped_column(Integer)
+    implausible_steps: Mapped[int] = mapped_column(Integer)
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DirtyDay(Base):
+    """A patient-day whose intervals changed since its summary was computed (marked by
+    the write path; cleared when the rules recompute it)."""
+
+    __tablename__ = "dirty_days"
+
+    patient_id: Mapped[str] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), primary_key=True
+    )
+    local_date: Mapped[date] = mapped_column(Date, primary_key=True)
+
+
+def mark_dirty(session: Session, days: Iterable[tuple[str, date]]) -> None:
+    """Mark ``(patient_id, local_date)`` days dirty (idempotent, in the caller's
+    transaction)."""
+    rows = [{"patient_id": p, "local_date": d} for p, d in set(days)]
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    for lo in range(0, len(rows), 5000):
+        session.execute(
+            dialect.insert(DirtyDay).values(rows[lo : lo + 5000]).on_conflict_do_nothing()
+        )

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from core.clock import utcnow
 from core.schema import MAX_UTC_OFFSET_S, DailyTotal, StepBatch, StepInterval
 from ingest.models import DailyTotalRow, Device, Patient, StepIntervalRow
+from ingest.programme_models import mark_dirty
 
 MAX_INTERVAL_S = 24 * 3600
 
@@ -164,6 +165,9 @@ def write_batch(session: Session, batch: StepBatch) -> WriteReport:
         report.intervals_changed = _upsert_intervals(session, intervals)
     if totals:
         report.totals_changed = _upsert_totals(session, list(totals.values()))
+    if report.intervals_changed or report.totals_changed:  # the rules recompute these days
+        days = [(r[0], r[6]) for r in intervals.values()] + [(k[0], k[2]) for k in totals]
+        mark_dirty(session, days)
     _upsert_devices(session, [d for d in batch.devices if d.patient_id in patients])
     return report
 

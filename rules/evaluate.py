@@ -25,6 +25,7 @@ from ingest.models import LinkedAccount, LinkStatus, PainReport, Patient
 from ingest.patients import get_patient
 from ingest.programme_models import ExemptDay, LevelOverride, ProgrammeStart
 from rules import findings as rules
+from rules import summaries
 from rules.alerts import AlertChanges, apply_findings
 from rules.calibration import calibrated_cadence
 from rules.metrics import calendar_frame, day_metrics, interval_day_metrics
@@ -47,6 +48,8 @@ class Assessment:
     settled_through: dict[str, date]
     # The settings used, per patient (with the calibrated ``cadence_threshold``).
     params: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # Day summaries computed in this run (``rules.summaries``).
+    recomputed: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 @dataclass
@@ -106,7 +109,8 @@ def day_findings(days, plan, params, exempt, today, start) -> list[pd.DataFrame]
     if judged.empty:
         return quality
     weekly = rules.weekly(judged, plan, params, exempt)
-    return quality + [
+    return [
+        *quality,
         rules.overdoing(judged, params, today),
         rules.boom_bust(judged, params, today),
         rules.under_target(weekly, params, today),
@@ -121,7 +125,10 @@ def assess(
     now: datetime,
     today: date | None = None,
     source_priority: Sequence[str] = dayview.DEFAULT_SOURCE_PRIORITY,
+    cached: bool = False,
 ) -> Assessment:
+    """Load and run the rules for ``patients``; ``cached``: reuse the stored day summaries
+    and store what was recomputed (the caller commits)."""
     ids = [p.id for p in patients]
     by_id = {p.id: p for p in patients}
     clocks = {p.id: _clock(p, now, today) for p in patients}
@@ -186,9 +193,21 @@ def assess(
         columns=["patient_id", "local_date"],
     )
     sync = pd.DataFrame(sync_rows, columns=SYNC_COLUMNS)
-    return run_rules(
-        merged, day_table, params, calendar, _pain(session, by_id, clocks), exempt, overrides, sync
+    cache = summaries.load(session, list(calendar.index)) if cached else None
+    result = run_rules(
+        merged,
+        day_table,
+        params,
+        calendar,
+        _pain(session, by_id, clocks),
+        exempt,
+        overrides,
+        sync,
+        cache,
     )
+    if cached:
+        summaries.save(session, result.recomputed, cache[1], last)
+    return result
 
 
 log = structlog.get_logger("stridewise.rules")
@@ -213,8 +232,11 @@ def run_rules(
     exempt: pd.DataFrame,
     overrides: pd.DataFrame,
     sync: pd.DataFrame,
+    cache: tuple[pd.DataFrame, pd.DataFrame] | None = None,
 ) -> Assessment:
     """The whole rules pipeline on frames, no database: metrics, programme, findings.
+    ``cache``: stored day summaries and dirty days (``rules.summaries``): only the
+    days they do not cover are recomputed.
 
     ``merged``/``day_table``: the day view's merged intervals and days;
     ``calendar``: ``rules.metrics.calendar_frame``; ``pain``: (patient_id,
@@ -224,7 +246,11 @@ def run_rules(
     params = params.assign(
         cadence_threshold=calibrated_cadence(merged, params, calendar["first_date"])
     )
-    table = day_metrics(day_table, interval_day_metrics(merged, params), params, calendar)
+    if cache is None:
+        metrics = recomputed = interval_day_metrics(merged, params)
+    else:
+        metrics, recomputed = summaries.cached_metrics(merged, params, *cache)
+    table = day_metrics(day_table, metrics, params, calendar)
     # Pain from patients with no programme days (no data, no link) has nothing to hold.
     flares = flare_days(pain[pain["patient_id"].isin(calendar.index)], params)
     if not flares.empty:
@@ -244,7 +270,7 @@ def run_rules(
         pid: (unsettled[pid] - pd.Timedelta(days=1)).date() if pid in unsettled.index else day
         for pid, day in today.items()
     }
-    return Assessment(days, plan, base, found, today, settled_through, params)
+    return Assessment(days, plan, base, found, today, settled_through, params, recomputed)
 
 
 def _sync_state(pid, own, raw, totals, zone, linked, now) -> tuple:
@@ -340,7 +366,7 @@ def _evaluate_batch(factory, ids, now, today, source_priority) -> AlertChanges:
     with transaction(factory) as session:
         patients = list(session.scalars(select(Patient).where(Patient.id.in_(ids))))
         patients.sort(key=lambda p: p.id)
-        result = assess(session, patients, now, today, source_priority)
+        result = assess(session, patients, now, today, source_priority, cached=True)
         return apply_findings(session, result.findings, result.today, result.settled_through, now)
 
 

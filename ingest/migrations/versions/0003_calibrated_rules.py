@@ -1,5 +1,5 @@
-"""Calibrated rules: alerts keep facts and episodes (closed, muted, raised_on), and
-programme start dates.
+"""Calibrated rules: alerts keep facts and episodes (closed, muted, raised_on),
+programme start dates, materialised day summaries and the dirty days to recompute.
 
 Revision ID: 0003
 Revises: 0002
@@ -41,9 +41,39 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["patient_id"], ["patients.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("patient_id"),
     )
+    op.create_table(
+        "day_summaries",
+        sa.Column("patient_id", sa.String(length=64), nullable=False),
+        sa.Column("local_date", sa.Date(), nullable=False),
+        *(
+            sa.Column(name, sa.Integer(), nullable=False)
+            for name in (
+                "threshold",
+                "wear_hours",
+                "walking_minutes",
+                "bouts",
+                "longest_bout",
+                "intraday_minutes",
+                "implausible_minutes",
+                "implausible_steps",
+            )
+        ),
+        sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["patient_id"], ["patients.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("patient_id", "local_date"),
+    )
+    op.create_table(
+        "dirty_days",
+        sa.Column("patient_id", sa.String(length=64), nullable=False),
+        sa.Column("local_date", sa.Date(), nullable=False),
+        sa.ForeignKeyConstraint(["patient_id"], ["patients.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("patient_id", "local_date"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("dirty_days")
+    op.drop_table("day_summaries")
     op.drop_table("programme_starts")
     with op.batch_alter_table("alerts") as batch:
         batch.drop_constraint("ck_alert_status", type_="check")
