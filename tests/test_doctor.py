@@ -411,3 +411,22 @@ def test_doctor_command_exits_one_with_the_fix_when_a_check_fails(db_url):
     assert result.exit_code == 1
     assert "FAIL public URL: http://127.0.0.1:8000 is plain http in production" in result.output
     assert "FAIL smtp:" in result.output and "-> check STRIDEWISE_SMTP_HOST" in result.output
+
+
+def test_the_webhook_verdict_matches_the_real_receivers_handshake(db_url):
+    """What doctor passes, Google's verification handshake passes; what it fails, fails."""
+    from fastapi.testclient import TestClient
+
+    from stridewise.web.app import create_app
+
+    token = generate_key()
+    handshake = {"type": "verification"}
+    for setting, verdict, with_secret in ((token, OK, 201), ("Bearer " + token, FAIL, 403)):
+        settings = make_settings(database_url=db_url, secret_key=generate_key(),
+                                 google_webhook_secret=setting)  # fmt: skip
+        assert doctor.check_webhook_secret(settings).status == verdict
+        with TestClient(create_app(App(settings))) as client:
+            google = {"Authorization": f"Bearer {token}"}  # what Google sends
+            answer = client.post(doctor.WEBHOOK_PATH, json=handshake, headers=google)
+            assert answer.status_code == with_secret
+            assert client.post(doctor.WEBHOOK_PATH, json=handshake).status_code == 401
