@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 import structlog
-from sqlalchemy import func, select
+from sqlalchemy import func, select, union
 from sqlalchemy.orm import Session
 
-from ingest.models import Device, LinkedAccount, StepIntervalRow, SyncRun
+from ingest.models import DailyTotalRow, Device, LinkedAccount, StepIntervalRow, SyncRun
 from stridewise.wiring import App, run_cycle
 
 log = structlog.get_logger("stridewise.portal")
@@ -34,7 +34,7 @@ def start_first_sync(app: App, patient_id: str) -> None:
 @dataclass(frozen=True, slots=True)
 class Progress:
     state: str  # waiting / running / done / failed
-    days: int  # days with steps stored from this account
+    days: int  # days with steps (intervals or the provider's daily totals) from this account
     first_day: date | None
     last_day: date | None
     error_kind: str | None
@@ -59,15 +59,16 @@ def progress(session: Session, account: LinkedAccount, since: datetime) -> Progr
         .order_by(SyncRun.started_at.desc())
         .limit(1)
     ).first()
-    mine = (StepIntervalRow.patient_id == account.patient_id) & (
-        StepIntervalRow.provider == account.provider
-    )
+    dates = union(
+        *(
+            select(model.local_date).where(
+                model.patient_id == account.patient_id, model.provider == account.provider
+            )
+            for model in (StepIntervalRow, DailyTotalRow)
+        )
+    ).subquery()
     days, first, last = session.execute(
-        select(
-            func.count(func.distinct(StepIntervalRow.local_date)),
-            func.min(StepIntervalRow.local_date),
-            func.max(StepIntervalRow.local_date),
-        ).where(mine)
+        select(func.count(), func.min(dates.c.local_date), func.max(dates.c.local_date))
     ).one()
     devices = session.scalars(
         select(Device.device).where(
