@@ -28,6 +28,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -107,18 +108,19 @@ def patient_resource(s: PatientSlice) -> dict:
 # --- devices -----------------------------------------------------------------------
 
 
-def source_keys(source: str) -> list[tuple[str, str | None]]:
+@lru_cache(maxsize=4096)
+def source_keys(source: str) -> tuple[tuple[str, str | None], ...]:
     """(provider, device) of each source named by a day row, largest contributor first;
     device ``None`` for a provider's daily total."""
     if not source:
-        return []
+        return ()
     if source.endswith(_DAILY_TOTAL):
-        return [(source[: -len(_DAILY_TOTAL)], None)]
+        return ((source[: -len(_DAILY_TOTAL)], None),)
     keys = []
     for part in _SOURCE_SPLIT.split(source):
         provider, _, device = part.partition("/")
         keys.append((provider, device or None))
-    return keys
+    return tuple(keys)
 
 
 def device_key(s: PatientSlice, provider: str, device: str | None) -> tuple[str, str | None]:
@@ -231,25 +233,20 @@ class WeekTally:
 
 
 def week_tallies(days: pd.DataFrame) -> dict[int, WeekTally]:
-    """Per programme week, in one pass over the day table."""
+    """Per programme week (the day table is in date order, so weeks are runs)."""
     if days.empty:
         return {}
+    weeks = days["week"].to_numpy(np.int64)
     measured = days["has_intraday"].to_numpy(bool)
-    frame = pd.DataFrame(
-        {
-            "week": days["week"].to_numpy(),
-            "measured": measured,
-            "minutes": np.where(measured, days["walking_minutes"].to_numpy(np.int64), 0),
-            "settled": days["settled"].to_numpy(bool),
-        }
-    )
-    sums = frame.groupby("week").agg(
-        days=("measured", "size"), measured=("measured", "sum"), minutes=("minutes", "sum"),
-        settled=("settled", "all"),
-    )  # fmt: skip
+    minutes = np.where(measured, days["walking_minutes"].to_numpy(np.int64), 0)
+    heads = np.flatnonzero(np.r_[True, weeks[1:] != weeks[:-1]])
+    sizes = np.diff(np.r_[heads, len(weeks)])
+    counted = np.add.reduceat(measured.astype(np.int64), heads)
+    walked = np.add.reduceat(minutes, heads)
+    settled = np.logical_and.reduceat(days["settled"].to_numpy(bool), heads)
     return {
-        int(week): WeekTally(int(r.days), int(r.measured), int(r.minutes), bool(r.settled))
-        for week, r in sums.iterrows()
+        int(weeks[h]): WeekTally(int(n), int(m), int(w), bool(s))
+        for h, n, m, w, s in zip(heads, sizes, counted, walked, settled, strict=True)
     }
 
 
