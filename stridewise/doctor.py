@@ -343,6 +343,14 @@ def check_smtp(settings: Settings, timeout: float = 10.0) -> Check:
             f"{where}: {err}",
             "check STRIDEWISE_SMTP_SECURITY (none, starttls or tls) and the port",
         )
+    except ssl.SSLError as err:
+        return Check(
+            "smtp",
+            FAIL,
+            f"TLS with {where} failed ({type(err).__name__}: {err})",
+            "the server needs a trusted certificate for STRIDEWISE_SMTP_HOST; "
+            "check STRIDEWISE_SMTP_SECURITY and _PORT",
+        )
     except (OSError, smtplib.SMTPException) as err:
         return Check(
             "smtp",

@@ -6,16 +6,20 @@ and against the passing one."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import socket
+import ssl
 import threading
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
@@ -85,14 +89,14 @@ def password_is(expected: str):
 class SmtpServer:
     """aiosmtpd on 127.0.0.1, port 0, in its own event-loop thread."""
 
-    def __init__(self, handler: Recorder, **options) -> None:
+    def __init__(self, handler: Recorder, tls: ssl.SSLContext | None = None, **options) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
 
         async def start():
             return await self.loop.create_server(
-                lambda: SMTP(handler, hostname="mail.test", **options), "127.0.0.1", 0
+                lambda: SMTP(handler, hostname="mail.test", **options), "127.0.0.1", 0, ssl=tls
             )
 
         self.server = asyncio.run_coroutine_threadsafe(start(), self.loop).result(5)
@@ -166,6 +170,53 @@ def test_smtp_starttls_that_the_server_does_not_offer_fails(smtp_server):
         make_settings(smtp_host="127.0.0.1", smtp_port=server.port, smtp_security="starttls")
     )
     assert check.status == FAIL and "STARTTLS" in check.detail
+
+
+@pytest.fixture
+def certificate(tmp_path) -> tuple[str, ssl.SSLContext]:
+    """A self-signed certificate for 127.0.0.1: its file, and a server context using it."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mail.test")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName(
+            [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))  # fmt: skip
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(cert_file, key_file)
+    return str(cert_file), server
+
+
+def test_smtp_starttls_and_tls_with_a_trusted_certificate_pass(smtp_server, certificate,
+                                                              monkeypatch):  # fmt: skip
+    cert_file, server_context = certificate
+    monkeypatch.setenv("SSL_CERT_FILE", cert_file)  # the client trusts this one certificate
+    starttls = smtp_server(Recorder(), tls_context=server_context)
+    implicit = smtp_server(Recorder(), tls=server_context)
+    for server, security in ((starttls, "starttls"), (implicit, "tls")):
+        settings = make_settings(smtp_host="127.0.0.1", smtp_port=server.port,
+                                 smtp_security=security)  # fmt: skip
+        check = doctor.check_smtp(settings)
+        assert check.status == OK and f"({security})" in check.detail, check
+
+
+def test_smtp_starttls_with_an_untrusted_certificate_fails(smtp_server, certificate):
+    _, server_context = certificate
+    server = smtp_server(Recorder(), tls_context=server_context)
+    settings = make_settings(smtp_host="127.0.0.1", smtp_port=server.port, smtp_security="starttls")
+    check = doctor.check_smtp(settings)
+    assert check.status == FAIL and check.detail.startswith("TLS with 127.0.0.1")
+    assert "CERTIFICATE_VERIFY_FAILED" in check.detail
 
 
 def test_smtp_sender_without_an_address_fails():
