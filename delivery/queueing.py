@@ -32,9 +32,12 @@ def _digest(values) -> str:
     return hashlib.sha256(",".join(map(str, values)).encode()).hexdigest()[:16]
 
 
-def queue_patient_messages(session: Session, patient_ids: list[str], now: datetime) -> int:
+def queue_patient_messages(
+    session: Session, patient_ids: list[str], now: datetime, summary: bool | None = None
+) -> int:
     """One message per patient combining their new findings (and, on their local Monday,
-    last week's summary); joined into a row still waiting rather than a second one."""
+    last week's summary; ``summary`` True/False: whatever the day); joined into a row
+    still waiting rather than a second one."""
     queued = 0
     patients = session.scalars(
         select(Patient).where(Patient.id.in_(patient_ids), Patient.email.is_not(None))
@@ -64,28 +67,29 @@ def queue_patient_messages(session: Session, patient_ids: list[str], now: dateti
             )
             if a.id not in carried
         ]
-        summary = week_label(previous_week(local.date())) if local.weekday() == 0 else None
-        if summary and any(r.payload.get("summary_week") == summary for r in rows):
-            summary = None
-        if not fresh and not summary:
+        due = local.weekday() == 0 if summary is None else summary
+        week = week_label(previous_week(local.date())) if due else None
+        if week and any(r.payload.get("summary_week") == week for r in rows):
+            week = None
+        if not fresh and not week:
             continue
         waiting = next((r for r in rows if r.status in ("pending", "failed")), None)
         if waiting is not None:
             payload = dict(waiting.payload)
             payload["alert_ids"] = sorted({*payload.get("alert_ids", []), *fresh})
-            if summary:
-                payload["summary_week"] = summary
+            if week:
+                payload["summary_week"] = week
             waiting.payload = payload
             queued += 1
             continue
         key = (
-            f"patient-week:{patient.id}:{summary}:{patient.email}"
-            if summary
+            f"patient-week:{patient.id}:{week}:{patient.email}"
+            if week
             else f"patient-day:{patient.id}:{local.date()}:{patient.email}:{_digest(fresh)}"
         )
         payload = {"alert_ids": fresh, "local_date": local.date().isoformat()}
-        if summary:
-            payload["summary_week"] = summary
+        if week:
+            payload["summary_week"] = week
         row = enqueue(
             session, key=key, channel="email", kind="patient_daily", recipient=patient.email,
             payload=payload, not_before=now, patient_id=patient.id,

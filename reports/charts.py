@@ -35,6 +35,10 @@ VALID, LOW, TARGET = "#0072B2", "#56B4E9", "#D55E00"
 
 def _bars(ax, days: list[Day], values: list[int], top: float) -> None:
     for x, (day, value) in enumerate(zip(days, values, strict=True)):
+        if day.status == "not_monitored":
+            ax.text(x, top * 0.04, "not\nyet", ha="center", va="bottom", fontsize=7,
+                    color="#555555")  # fmt: skip
+            continue
         if day.steps is None:
             # A pale hatched band with words, never a bar: no data is not zero steps.
             ax.axvspan(x - 0.45, x + 0.45, facecolor="#f1f1f1", edgecolor="#c4c4c4",

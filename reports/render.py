@@ -19,6 +19,7 @@ STATUS_WORDS = {
     "low_wear": "low wear",
     "missing": "no data",
     "provisional": "still syncing",
+    "not_monitored": "not monitored yet",
 }
 CSV_COLUMNS = [
     "therapist_id", "patient_id", "patient_name", "date", "status", "steps", "target_steps",

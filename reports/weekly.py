@@ -31,7 +31,7 @@ RPM_WINDOW_DAYS = 30
 @dataclass(frozen=True)
 class Day:
     date: date
-    status: str  # valid, low_wear, missing, provisional
+    status: str  # valid, low_wear, missing, provisional, not_monitored
     steps: int | None  # None: no data at all (drawn apart from a day of 0 steps)
     target_steps: int | None
     walking_minutes: int
@@ -70,6 +70,8 @@ class PatientWeek:
     missing_days: int
     unsettled_days: int
     days_with_data_30: int
+    # Monitored the whole 30-day window (else the 16-day count cannot be judged yet).
+    monitored_30: bool
     last_data_day: date | None
     links: list[str]
     link_problem: bool
@@ -85,7 +87,7 @@ class PatientWeek:
 
     @property
     def rpm_ok(self) -> bool:
-        return self.days_with_data_30 >= RPM_DAYS_NEEDED
+        return self.days_with_data_30 >= RPM_DAYS_NEEDED or not self.monitored_30
 
 
 @dataclass
@@ -165,10 +167,10 @@ def _patient_week(session, patient, days, plan, monday, now, retracted_ids) -> P
     in_force = _plan_in_force(own_plan, [by_date.get(d.date) for d in week_days])
     latest = own_plan.iloc[-1] if len(own_plan) else None
     window_start = sunday - timedelta(days=RPM_WINDOW_DAYS - 1)
-    with_data = sum(
-        1 for d, row in by_date.items() if window_start <= d <= sunday and row.steps > 0
-    )
-    data_days = [d for d, row in by_date.items() if row.steps > 0 and d <= sunday]
+    in_window = [row for d, row in by_date.items() if window_start <= d <= sunday]
+    with_data = sum(1 for row in in_window if row.steps > 0)
+    # Freshness is about now, not the report's week.
+    data_days = [d for d, row in by_date.items() if row.steps > 0]
     links, problem = _links(session, patient.id)
     zone = patient_zone(patient.timezone)
     week = PatientWeek(
@@ -189,6 +191,7 @@ def _patient_week(session, patient, days, plan, monday, now, retracted_ids) -> P
         missing_days=sum(d.status == "missing" for d in week_days),
         unsettled_days=sum(d.status == "provisional" for d in week_days),
         days_with_data_30=with_data,
+        monitored_30=len(in_window) == RPM_WINDOW_DAYS,
         last_data_day=max(data_days, default=None),
         links=links,
         link_problem=problem,
@@ -202,8 +205,8 @@ def _patient_week(session, patient, days, plan, monday, now, retracted_ids) -> P
 
 
 def _day(row, day: date, minutes_of_week: dict) -> Day:
-    if row is None:  # before the programme started, or after today
-        return Day(day, "missing", None, None, 0, 0, False, "")
+    if row is None:  # not monitored yet (before the first data or link), or after today
+        return Day(day, "not_monitored", None, None, 0, 0, False, "")
     status = str(row.status)
     has_data = row.steps > 0 or status != "missing"
     target = row.planned_steps if pd.notna(row.planned_steps) else None
