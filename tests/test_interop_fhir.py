@@ -229,3 +229,38 @@ def test_format_errors_are_refused_in_one_line(db_url, monkeypatch, patient):
     with pytest.raises(StridewiseError, match="--output"):
         cli(db_url, monkeypatch, "export", "steps", "--all", "--from", "2026-03-01",
             "--to", "2026-03-02", "--format", "fhir-ndjson")  # fmt: skip
+
+
+def test_the_clinic_export_streams_a_chunk_at_a_time(factory, patient, monkeypatch, tmp_path):
+    """Patients are loaded ``chunk`` at a time and written before the next chunk loads."""
+    import interop.slices as slices_module
+    from ingest.db import transaction
+    from ingest.models import Patient
+    from interop.bulk import write_ndjson
+
+    with transaction(factory) as session:
+        for n in range(2, 6):
+            session.add(Patient(id=f"P{n}", name="X", timezone=ZONE, therapist_id="T1"))
+    for n in range(1, 6):
+        store(factory, minutes(f"P{n}", date(2026, 3, 4), ZONE))
+    events = []
+    real = slices_module.load_slices
+
+    def spy(session, patients, now, **options):
+        events.append(("load", [p.id for p in patients]))
+        return real(session, patients, now, **options)
+
+    def tap(slices):
+        for s in slices:
+            events.append(("write", s.patient_id))
+            yield s
+
+    monkeypatch.setattr(slices_module, "load_slices", spy)
+    with factory() as session:
+        report = write_ndjson(tap(slices_module.clinic_slices(session, NOW, chunk=2)), tmp_path)
+    assert report.patients == 5
+    assert events == [
+        ("load", ["P1", "P2"]), ("write", "P1"), ("write", "P2"),
+        ("load", ["P3", "P4"]), ("write", "P3"), ("write", "P4"),
+        ("load", ["P5"]), ("write", "P5"),
+    ]  # fmt: skip
