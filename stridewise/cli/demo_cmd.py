@@ -54,3 +54,6 @@ def demo_cmd(
     stories.seed_stories(factory, today, demo.THERAPIST[0])
     stories.evaluate_stories(factory, today)
     stories.show_stories(factory, console, today)
+
+    console.rule("Therapists: the caseload in a browser (run stridewise serve, below)")
+    demo.open_for_therapists(factory, console, settings.public_url)

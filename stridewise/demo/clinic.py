@@ -46,6 +46,20 @@ PROVIDER_PATIENTS = [
     ("demo-garmin", "Gary Min", GARMIN_DEMO_ZONE),
 ]
 SHOWN_DAYS = 14
+# The demo therapist signs in to `stridewise serve` with this (a demo only, never a real one).
+DEMO_PASSWORD = "walk-safely-demo"
+
+
+def open_for_therapists(factory: sessionmaker[Session], console: Console, url: str) -> None:
+    """The demo therapist's password and fresh caseload figures, then how to sign in."""
+    from stridewise.web.accounts import set_password
+    from stridewise.web.summaries import refresh_stale
+
+    with transaction(factory) as session:
+        set_password(session, THERAPIST[0], DEMO_PASSWORD)
+    refresh_stale(factory)
+    console.print(f"caseload: {url.rstrip('/')}/  sign in as {THERAPIST[2]} / {DEMO_PASSWORD}",
+                  highlight=False)  # fmt: skip
 
 
 def fresh_database(path: Path) -> sessionmaker[Session]:

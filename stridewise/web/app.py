@@ -48,8 +48,9 @@ def create_app(app: App, scheduler: BaseScheduler | None = None) -> FastAPI:
     install_error_handlers(web)
     web.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     csrf = [Depends(csrf_protect)]
-    web.include_router(therapist.router, dependencies=csrf)
-    web.include_router(patient.router, dependencies=csrf)
+    # Pages are HTML for people: the OpenAPI document describes the API (and webhooks).
+    web.include_router(therapist.router, dependencies=csrf, include_in_schema=False)
+    web.include_router(patient.router, dependencies=csrf, include_in_schema=False)
     web.include_router(api.router, prefix="/api/v1")
     web.include_router(webhooks.router, prefix="/webhooks")
     web.include_router(ops.router)

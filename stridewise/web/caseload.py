@@ -53,6 +53,14 @@ class CaseloadRow:
     def open_alerts(self) -> list[AlertLine]:
         return [a for a in self.alerts if a.status == "open"]
 
+    def reasons(self) -> list[tuple[str, str, int]]:
+        """(severity, subject, how many) of the open alerts, most severe first."""
+        counts: dict[tuple[str, str], int] = {}
+        for a in self.open_alerts:
+            counts[(a.severity, a.subject)] = counts.get((a.severity, a.subject), 0) + 1
+        order = {URGENT: 0, "warning": 1}
+        return sorted(((s, t, n) for (s, t), n in counts.items()), key=lambda r: order.get(r[0], 2))
+
     @property
     def days_since_data(self) -> int | None:
         last = self.figures.get("last_data")

@@ -98,7 +98,7 @@ def patient_view(session: Session, patient: Patient, now: datetime) -> PatientVi
     ]
     pain = list(session.scalars(
         select(PainReport).where(PainReport.patient_id == patient.id)
-        .order_by(PainReport.reported_at.desc()).limit(20)
+        .order_by(PainReport.reported_at.desc()).limit(10)
     ))  # fmt: skip
     exempt_rows = list(session.scalars(
         select(ExemptDay).where(ExemptDay.patient_id == patient.id)

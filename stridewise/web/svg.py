@@ -93,9 +93,11 @@ def sparkline(days: Sequence[Day], uid: str, width: int = 140, height: int = 34)
     )
 
 
-def day_chart(days: Sequence[Day], uid: str, width: int = 720, height: int = 220):
+def day_chart(
+    days: Sequence[Day], uid: str, width: int = 720, height: int = 220, font: int = 11
+) -> Markup:
     """Daily values against the target (a dashed line where one applies), one bar a day,
-    with a y axis and the first day of each week labelled."""
+    with a y axis and the first day of each week labelled (``font`` in chart units)."""
     if not days:
         return Markup('<p class="muted">No days to show yet.</p>')
     hatch = f"hatch-{uid}"
@@ -113,12 +115,12 @@ def day_chart(days: Sequence[Day], uid: str, width: int = 720, height: int = 220
         parts.append(f'<line x1="{left}" y1="{y(tick):.1f}" x2="{width - right}" '
                      f'y2="{y(tick):.1f}" stroke="{LINE}" stroke-width="1"/>'
                      f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end" '
-                     f'font-size="11" fill="{INK}">{_short(tick)}</text>')  # fmt: skip
+                     f'font-size="{font}" fill="{INK}">{_short(tick)}</text>')  # fmt: skip
     for i, day in enumerate(days):
         x = left + i * step + 1
         parts.append(_bar(x, max(step - 2, 1), y(day.value or 0), base, day, hatch))
         if i % 7 == 0:
-            parts.append(f'<text x="{x:.1f}" y="{base + 22}" font-size="11" fill="{INK}">'
+            parts.append(f'<text x="{x:.1f}" y="{base + 22}" font-size="{font}" fill="{INK}">'
                          f"{day.date[5:]}</text>")  # fmt: skip
     targets = [(i, d.target) for i, d in enumerate(days) if d.target]
     if targets:

@@ -100,7 +100,7 @@ def _page(request: Request, session: Session, app, token: str, **extra) -> Respo
         .limit(20)
     )
     context = {"score": None, "advice": None, "error": None, **extra}
-    return render(
+    response = render(
         request,
         "patient/data.html",
         status_code=context.pop("status_code", 200),
@@ -117,6 +117,8 @@ def _page(request: Request, session: Session, app, token: str, **extra) -> Respo
         zone=patient.timezone,
         **context,
     )
+    response.headers["Cache-Control"] = "no-store"  # health data: no copy in any cache
+    return response
 
 
 @router.get("/me/{token}")

@@ -52,8 +52,13 @@ def _page(request, session, patient, status_code=200, **extra) -> Response:
     context = {
         "view": view, "now": now, "settings_fields": SETTINGS, "snooze_days": SNOOZE_DAYS,
         "reasons": EXEMPT_REASONS,
-        "steps_chart": day_chart(view.steps_days, uid="steps"),
-        "minutes_chart": day_chart(view.minutes_days, uid="minutes"),
+        # Wide screens get 8 weeks; phones 4 weeks at a size they can read (CSS picks one).
+        "charts": [
+            (title, day_chart(days, uid=uid), day_chart(days[-28:], uid=f"{uid}-n", width=360,
+                                                        height=220, font=15))
+            for title, days, uid in (("Daily steps", view.steps_days, "steps"),
+                                     ("Walking minutes a day", view.minutes_days, "minutes"))
+        ],
         "programme": {"values": values, "errors": {}},
         "exempt_form": {"values": {"day": "", "reason": "illness", "note": ""}, "errors": {}},
         "flash": DONE.get(request.query_params.get("done", "")),
