@@ -107,6 +107,7 @@ def client(world):
 def test_the_page_shows_the_patients_own_data_and_nothing_of_another(client, factory):
     page = client.get(f"/me/{data_link(factory, 'P1')}")
     assert page.status_code == 200
+    assert page.headers["cache-control"] == "no-store"
     assert SECRET_NOTE in page.text and OTHER_NOTE not in page.text
     assert "Patient P2" not in page.text
     assert "Fitbit or Pixel Watch" in page.text and "connected" in page.text
