@@ -86,6 +86,8 @@ class Patient(Base):
     overrides: Mapped[dict] = mapped_column(default=dict)
     # Per-patient "provider/device" patterns; None means the configured default.
     source_priority: Mapped[list | None] = mapped_column()
+    # Where the patient's messages go; None: the patient gets none by email.
+    email: Mapped[str | None] = mapped_column(String(320))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     therapist: Mapped[Therapist] = relationship(back_populates="patients")

@@ -38,6 +38,7 @@ def add_patient(
     timezone: str | None,
     therapist_id: str,
     programme: str = "walkback",
+    email: str | None = None,
 ) -> Patient:
     if session.get(Patient, patient_id) is not None:
         raise StridewiseError(f"patient {patient_id!r} already exists")
@@ -50,8 +51,24 @@ def add_patient(
         therapist_id=therapist_id,
         programme=programme,
         overrides={},
+        email=check_email(email) if email else None,
     )
     session.add(patient)
+    return patient
+
+
+def check_email(email: str) -> str:
+    """A plausible address (one @, a dot in the domain, no spaces); delivery proves the rest."""
+    local, _, domain = email.strip().partition("@")
+    if not local or "." not in domain or " " in email.strip() or "@" in domain:
+        raise StridewiseError(f"{email!r} is not an email address")
+    return email.strip()
+
+
+def set_patient_email(session: Session, patient_id: str, email: str | None) -> Patient:
+    """Set (or, with None, clear) where the patient's messages go."""
+    patient = get_patient(session, patient_id)
+    patient.email = check_email(email) if email else None
     return patient
 
 

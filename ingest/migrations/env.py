@@ -8,6 +8,7 @@ from alembic import context
 import ingest.access_models  # noqa: F401
 import ingest.ops_models  # noqa: F401
 import ingest.programme_models  # noqa: F401
+import ingest.delivery_models  # noqa: F401
 from ingest.db import make_engine
 from ingest.models import Base
 

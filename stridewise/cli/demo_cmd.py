@@ -55,5 +55,10 @@ def demo_cmd(
     stories.evaluate_stories(factory, today)
     stories.show_stories(factory, console, today)
 
+    console.rule("Delivery: the weekly report and the week's messages")
+    from stridewise.demo.delivery import deliver_week
+
+    deliver_week(factory, settings, console, demo.THERAPIST[0], now, Path("demo-out"))
+
     console.rule("Therapists: the caseload in a browser (run stridewise serve, below)")
     demo.open_for_therapists(factory, console, settings.public_url)

@@ -8,7 +8,13 @@ from sqlalchemy import func, select
 
 from ingest.db import transaction
 from ingest.models import DailyTotalRow, LinkedAccount, StepIntervalRow
-from ingest.patients import add_patient, add_therapist, get_patient, list_patients
+from ingest.patients import (
+    add_patient,
+    add_therapist,
+    get_patient,
+    list_patients,
+    set_patient_email,
+)
 from stridewise.cli.common import app_for, console, open_db
 
 therapist_app = app_for("Therapists, who read adherence reports.")
@@ -37,14 +43,29 @@ def patient_add(
     timezone: str = typer.Option(None, "--timezone", help="IANA zone, e.g. Europe/London."),
     therapist: str = typer.Option(..., "--therapist", help="The treating therapist's id."),
     programme: str = typer.Option("walkback", "--programme", help="Programme definition."),
+    email: str = typer.Option(None, "--email", help="Where the patient's messages go."),
 ) -> None:
     """Add a patient under a therapist.
 
     Example: stridewise patient add P1 --name "Sam Lee" --timezone Europe/London --therapist T1
     """
     with transaction(open_db()) as session:
-        add_patient(session, patient_id, name, timezone, therapist, programme)
+        add_patient(session, patient_id, name, timezone, therapist, programme, email)
     console.print(f"added patient {patient_id}")
+
+
+@patient_app.command("set")
+def patient_set(
+    patient_id: str = typer.Argument(..., help="The patient's id."),
+    email: str = typer.Option(..., "--email", help="New address; an empty string clears it."),
+) -> None:
+    """Change a patient's email address (their weekly summary and daily messages go there).
+
+    Example: stridewise patient set P1 --email sam@example.org
+    """
+    with transaction(open_db()) as session:
+        set_patient_email(session, patient_id, email or None)
+    console.print(f"{patient_id}: email {'set' if email else 'cleared'}")
 
 
 @patient_app.command("list")
