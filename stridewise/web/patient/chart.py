@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 from core.clock import patient_zone
 
-WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 640, 220, 48, 28, 12
+WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 640, 220, 62, 28, 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +29,7 @@ class Chart:
     ticks: list[tuple[float, str]]  # (y, label)
     weeks: list[tuple[float, str]]  # (x, label) at each week's first day
     baseline: float
+    left: int = LEFT
 
 
 def _nice_top(peak: int) -> int:
