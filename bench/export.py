@@ -10,6 +10,7 @@ no validation, no rules and no database.
 
     python bench/export.py            # 25 and 100 patients x 180 days, 10 a chunk
     python bench/export.py --full     # 500 and 2,000 patients x 180 days, 200 a chunk
+    python bench/export.py --sizes 200 500
 """
 
 from __future__ import annotations
@@ -136,6 +137,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="2,000 and 500 patients")
     parser.add_argument("--days", type=int, default=180)
+    parser.add_argument("--sizes", type=int, nargs=2, metavar=("SMALL", "LARGE"),
+                        help="two clinic sizes instead of the default or --full ones")  # fmt: skip
     parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -144,6 +147,8 @@ def main() -> None:
         return
     # Both sizes exceed the chunk, so both stream; the full run uses the product's chunk.
     sizes, chunk = ((500, 2000), CHUNK_PATIENTS) if args.full else ((25, 100), 10)
+    if args.sizes:
+        sizes, chunk = tuple(sorted(args.sizes)), min(CHUNK_PATIENTS, min(args.sizes))
     with tempfile.TemporaryDirectory(prefix="sw-bench-export-") as tmp:
         db = Path(tmp) / "clinic.db"
         t0 = time.perf_counter()
