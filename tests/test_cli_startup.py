@@ -67,3 +67,21 @@ def test_the_listing_names_every_command_once():
 def test_a_mistyped_command_is_told_the_close_one():
     result = CliRunner().invoke(app, ["sycn"])
     assert result.exit_code == 2 and "Did you mean 'sync'?" in result.output
+
+
+NO_DATA_SCIENCE = ("db", "therapist", "patient", "secret", "link", "sync", "status", "worker",
+                   "serve", "doctor", "api-token")  # fmt: skip
+LOADED_BY_COMMANDS = """
+import sys
+from stridewise.cli.lazy import load
+from stridewise.cli.main import COMMANDS
+for name in sys.argv[1:]:
+    load(name, COMMANDS[name])
+print(" ".join(m for m in ("pandas", "numpy", "matplotlib", "weasyprint") if m in sys.modules))
+"""
+
+
+def test_commands_that_need_no_data_science_do_not_load_it():
+    result = subprocess.run([sys.executable, "-c", LOADED_BY_COMMANDS, *NO_DATA_SCIENCE],
+                            capture_output=True, text=True, check=True)  # fmt: skip
+    assert result.stdout.split() == []

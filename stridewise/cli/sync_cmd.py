@@ -24,7 +24,6 @@ from ingest.sync.claims import count_claimable
 from ingest.sync.push import mark_due
 from ingest.sync.runner import CycleReport, worker_name
 from stridewise.cli.common import console, current_app, parse_date
-from stridewise.jobs import build_scheduler
 from stridewise.settings import Settings
 from stridewise.wiring import run_cycle
 
@@ -149,6 +148,8 @@ def worker_cmd() -> None:
 
     Example: stridewise worker
     """
+    from stridewise.jobs import build_scheduler  # delivery and reports: only when run
+
     app = current_app()
     settings = app.settings
     Cipher(settings.secret_key)  # refuse to start without the key, before any work
@@ -171,6 +172,7 @@ def serve_cmd(
     """
     import uvicorn
 
+    from stridewise.jobs import build_scheduler
     from stridewise.web.app import create_app
 
     app = current_app()
