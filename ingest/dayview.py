@@ -28,20 +28,13 @@ from sqlalchemy import String, cast, select
 from sqlalchemy.orm import Session
 
 from core.schema import MAX_UTC_OFFSET_S
+from ingest.models import INTERVAL_COLUMNS as TABLE_COLUMNS
 from ingest.models import DailyTotalRow, Patient, StepIntervalRow
 
-INTERVAL_COLUMNS = [
-    "patient_id",
-    "provider",
-    "device",
-    "start_utc",
-    "end_utc",
-    "utc_offset_s",
-    "local_date",
-    "steps",
-    "resolution_s",
-    "recording_method",
-]
+# An interval frame leads with its source (patient, provider, device), then the
+# table's other columns in table order.
+_SOURCE = ("patient_id", "provider", "device")
+INTERVAL_COLUMNS = [*_SOURCE, *(c for c in TABLE_COLUMNS if c not in _SOURCE)]
 DAY_COLUMNS = [
     "patient_id",
     "local_date",

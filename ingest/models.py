@@ -170,6 +170,12 @@ class StepIntervalRow(Base):
     recording_method: Mapped[str | None] = mapped_column(String(32))
 
 
+# The interval table's columns in table order, and its key (the write path and the
+# day view take them from here, never from a list of their own).
+INTERVAL_COLUMNS = tuple(c.name for c in StepIntervalRow.__table__.columns)
+INTERVAL_KEY = tuple(c.name for c in StepIntervalRow.__table__.primary_key.columns)
+
+
 class DailyTotalRow(Base):
     """A provider's own figure for a local day; revised in place by later fetches."""
 

@@ -19,31 +19,27 @@ from datetime import UTC, date, datetime, timedelta
 from functools import cache
 
 from psycopg.errors import UniqueViolation
-from sqlalchemy import select
+from sqlalchemy import Date, DateTime, Integer, String, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from core.clock import utcnow
 from core.schema import MAX_UTC_OFFSET_S, DailyTotal, StepBatch, StepInterval
-from ingest.models import DailyTotalRow, Device, Patient, StepIntervalRow
+from ingest.models import (
+    INTERVAL_COLUMNS,
+    INTERVAL_KEY,
+    DailyTotalRow,
+    Device,
+    Patient,
+    StepIntervalRow,
+)
 from ingest.programme_models import mark_dirty
 
 MAX_INTERVAL_S = 24 * 3600
 
-_INTERVAL_COLUMNS = (
-    "patient_id",
-    "start_utc",
-    "provider",
-    "device",
-    "end_utc",
-    "utc_offset_s",
-    "local_date",
-    "steps",
-    "resolution_s",
-    "recording_method",
-)
-_INTERVAL_KEY = ("patient_id", "start_utc", "provider", "device", "end_utc")
-_INTERVAL_VALUES = ("utc_offset_s", "local_date", "steps", "resolution_s", "recording_method")
+_KEY_LEN = len(INTERVAL_KEY)  # a checked row is its key, then its values
+_INTERVAL_VALUES = INTERVAL_COLUMNS[_KEY_LEN:]
+assert INTERVAL_COLUMNS[:_KEY_LEN] == INTERVAL_KEY, "the interval table must lead with its key"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +66,8 @@ def _offset(seconds: int) -> timedelta:
 
 
 def _checked_interval(row: StepInterval, patients: set[str]) -> tuple | str:
-    """The row's column values in ``_INTERVAL_COLUMNS`` order, or why it is refused."""
+    """The row's column values in table order (``INTERVAL_COLUMNS``), or why it is
+    refused."""
     if row.patient_id not in patients:
         return f"unknown patient {row.patient_id!r}"
     if not row.provider or not row.device:
@@ -150,7 +147,7 @@ def write_batch(session: Session, batch: StepBatch) -> WriteReport:
         if type(checked) is str:
             report.rejected.append(Rejection("step_intervals", index, checked))
         else:
-            intervals[checked[:5]] = checked
+            intervals[checked[:_KEY_LEN]] = checked
     totals: dict[tuple, DailyTotal] = {}
     for index, row in enumerate(batch.daily_totals):
         problem = _total_problem(row, patients)
@@ -179,7 +176,7 @@ def _is_pg(session: Session) -> bool:
 def _on_conflict(distinct: str) -> str:
     changed = " OR ".join(f"step_intervals.{c} {distinct} excluded.{c}" for c in _INTERVAL_VALUES)
     return (
-        f"ON CONFLICT ({', '.join(_INTERVAL_KEY)}) DO UPDATE SET "
+        f"ON CONFLICT ({', '.join(INTERVAL_KEY)}) DO UPDATE SET "
         + ", ".join(f"{c} = excluded.{c}" for c in _INTERVAL_VALUES)
         + f" WHERE {changed}"
     )
@@ -194,21 +191,21 @@ def _stored_values(session: Session, rows: dict[tuple, tuple]) -> dict[tuple, tu
     table = StepIntervalRow.__table__
     stored: dict[tuple, tuple] = {}
     for (patient_id, provider, device), (first, last) in spans.items():
-        query = select(*(table.c[c] for c in _INTERVAL_COLUMNS)).where(
+        query = select(*(table.c[c] for c in INTERVAL_COLUMNS)).where(
             table.c.patient_id == patient_id,
             table.c.provider == provider,
             table.c.device == device,
             table.c.start_utc.between(first, last),
         )
         for row in session.execute(query):
-            stored[tuple(row[:5])] = tuple(row[5:])
+            stored[tuple(row[:_KEY_LEN])] = tuple(row[_KEY_LEN:])
     return stored
 
 
 def _upsert_intervals(session: Session, rows: dict[tuple, tuple]) -> int:
     stored = _stored_values(session, rows)
     new = [row for key, row in rows.items() if key not in stored]
-    changed = [row for key, row in rows.items() if key in stored and stored[key] != row[5:]]
+    changed = [row for key, row in rows.items() if key in stored and stored[key] != row[_KEY_LEN:]]
     if not _is_pg(session):
         _upsert_sqlite(session, new + changed)
     elif not _insert_new_pg(session, new, changed):
@@ -216,12 +213,12 @@ def _upsert_intervals(session: Session, rows: dict[tuple, tuple]) -> int:
     return len(new) + len(changed)
 
 
-_COLUMN_LIST = ", ".join(_INTERVAL_COLUMNS)
+_COLUMN_LIST = ", ".join(INTERVAL_COLUMNS)
 _PG_UPDATE = (
     "UPDATE step_intervals SET "
     + ", ".join(f"{c} = %s" for c in _INTERVAL_VALUES)
     + " WHERE "
-    + " AND ".join(f"{c} = %s" for c in _INTERVAL_KEY)
+    + " AND ".join(f"{c} = %s" for c in INTERVAL_KEY)
 )
 
 
@@ -235,15 +232,19 @@ def _insert_new_pg(session: Session, new: list[tuple], changed: list[tuple]) -> 
             if new:
                 _copy_rows(cursor, "step_intervals", new)
             if changed:
-                cursor.executemany(_PG_UPDATE, [row[5:] + row[:5] for row in changed])
+                cursor.executemany(_PG_UPDATE, [row[_KEY_LEN:] + row[:_KEY_LEN] for row in changed])
     except UniqueViolation:
         return False
     return True
 
 
-# Binary COPY: about 7x less client time per row than text COPY.
-COPY_TYPES = ("text", "timestamptz", "text", "text", "timestamptz", "int4", "date", "int4", "int4",
-              "text")  # fmt: skip
+# Binary COPY (about 7x less client time per row than text COPY) names each column's
+# PostgreSQL type; read off the table's column types.
+_BINARY_TYPES = {String: "text", DateTime: "timestamptz", Date: "date", Integer: "int4"}
+COPY_TYPES = tuple(
+    next(name for kind, name in _BINARY_TYPES.items() if isinstance(stored, kind))
+    for stored in (getattr(c.type, "impl", c.type) for c in StepIntervalRow.__table__.columns)
+)
 
 
 def _copy_rows(cursor, table: str, rows: list[tuple]) -> None:
@@ -253,11 +254,9 @@ def _copy_rows(cursor, table: str, rows: list[tuple]) -> None:
             copy.write_row(row)
 
 
-_STAGE_DDL = (
-    "CREATE TEMP TABLE IF NOT EXISTS stage_step_intervals ("
-    "patient_id text, start_utc timestamptz, provider text, device text, "
-    "end_utc timestamptz, utc_offset_s integer, local_date date, steps integer, "
-    "resolution_s integer, recording_method text) ON COMMIT DELETE ROWS"
+_STAGE_DDL = (  # the table's columns, without its key and checks
+    "CREATE TEMP TABLE IF NOT EXISTS stage_step_intervals (LIKE step_intervals) "
+    "ON COMMIT DELETE ROWS"
 )
 _PG_MERGE = (
     f"INSERT INTO step_intervals ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} "
@@ -275,7 +274,7 @@ def _merge_pg(session: Session, rows: list[tuple]) -> None:
 
 _SQLITE_UPSERT = (
     f"INSERT INTO step_intervals ({_COLUMN_LIST}) "
-    f"VALUES ({', '.join('?' * len(_INTERVAL_COLUMNS))}) " + _on_conflict("IS NOT")
+    f"VALUES ({', '.join('?' * len(INTERVAL_COLUMNS))}) " + _on_conflict("IS NOT")
 )
 
 
@@ -297,32 +296,30 @@ def _dialect_insert(session: Session):
     return postgresql.insert if _is_pg(session) else sqlite.insert
 
 
+def _upsert(session: Session, model, rows: list[dict], key: tuple, update: tuple,
+            when_changed: tuple = ()):  # fmt: skip
+    """``INSERT ... ON CONFLICT (key) DO UPDATE SET`` the ``update`` columns; with
+    ``when_changed``, only where one of those columns differs."""
+    table = model.__table__
+    stmt = _dialect_insert(session)(model).values(rows)
+    changed = [table.c[c] != stmt.excluded[c] for c in when_changed]
+    return stmt.on_conflict_do_update(
+        index_elements=list(key),
+        set_={c: stmt.excluded[c] for c in update},
+        where=or_(*changed) if changed else None,
+    )
+
+
 def _upsert_totals(session: Session, rows: list[DailyTotal]) -> int:
-    stmt = _dialect_insert(session)(DailyTotalRow).values(
-        [
-            {
-                "patient_id": r.patient_id,
-                "provider": r.provider,
-                "local_date": r.local_date,
-                "steps": r.steps,
-                "provisional": r.provisional,
-                "fetched_at": r.fetched_at,
-            }
-            for r in rows
-        ]
-    )
-    table = DailyTotalRow.__table__
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["patient_id", "provider", "local_date"],
-        set_={
-            "steps": stmt.excluded.steps,
-            "provisional": stmt.excluded.provisional,
-            "fetched_at": stmt.excluded.fetched_at,
-        },
-        where=(table.c.steps != stmt.excluded.steps)
-        | (table.c.provisional != stmt.excluded.provisional),
-    )
-    return len(session.execute(stmt.returning(table.c.id)).all())
+    values = [
+        {"patient_id": r.patient_id, "provider": r.provider, "local_date": r.local_date,
+         "steps": r.steps, "provisional": r.provisional, "fetched_at": r.fetched_at}
+        for r in rows
+    ]  # fmt: skip
+    key = ("patient_id", "provider", "local_date")
+    update = ("steps", "provisional", "fetched_at")
+    stmt = _upsert(session, DailyTotalRow, values, key, update, when_changed=update[:2])
+    return len(session.execute(stmt.returning(DailyTotalRow.__table__.c.id)).all())
 
 
 def _upsert_devices(session: Session, devices: list) -> None:
@@ -330,28 +327,12 @@ def _upsert_devices(session: Session, devices: list) -> None:
     if not unique:
         return
     now = utcnow()
-    stmt = _dialect_insert(session)(Device).values(
-        [
-            {
-                "patient_id": d.patient_id,
-                "provider": d.provider,
-                "device": d.device,
-                "platform": d.platform,
-                "form_factor": d.form_factor,
-                "manufacturer": d.manufacturer,
-                "first_seen": now,
-                "last_seen": now,
-            }
-            for d in unique.values()
-        ]
-    )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["patient_id", "provider", "device"],
-        set_={
-            "platform": stmt.excluded.platform,
-            "form_factor": stmt.excluded.form_factor,
-            "manufacturer": stmt.excluded.manufacturer,
-            "last_seen": stmt.excluded.last_seen,
-        },
-    )
-    session.execute(stmt)
+    values = [
+        {"patient_id": d.patient_id, "provider": d.provider, "device": d.device,
+         "platform": d.platform, "form_factor": d.form_factor, "manufacturer": d.manufacturer,
+         "first_seen": now, "last_seen": now}
+        for d in unique.values()
+    ]  # fmt: skip
+    key = ("patient_id", "provider", "device")
+    update = ("platform", "form_factor", "manufacturer", "last_seen")
+    session.execute(_upsert(session, Device, values, key, update))

@@ -154,6 +154,20 @@ class GoogleSandboxState:
         """Tokens for a user as a finished consent would give (benchmarks link this way)."""
         return self._token_response(person, scopes, offline=True)
 
+    def stored_credentials(self, person: str) -> dict:
+        """What a link stores after a finished consent: fresh tokens, in google-auth's
+        authorized-user form (tests and benchmarks link this way)."""
+        issued = self.issue_tokens(person)
+        expiry = self.clock() + timedelta(seconds=issued["expires_in"])
+        return {
+            "token": issued["access_token"],
+            "refresh_token": issued["refresh_token"],
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "scopes": issued["scope"].split(),
+            "expiry": expiry.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z",
+        }
+
     def _token_response(self, person: str, scopes: tuple[str, ...], offline: bool) -> dict:
         access = "ya29.sbx-" + secrets.token_urlsafe(24)
         expires = self.clock() + timedelta(seconds=self.token_lifetime_s)

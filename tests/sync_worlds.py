@@ -120,17 +120,7 @@ class GoogleWorld:
         user = self.state.add_user(patient_id, time_zone=zone or "UTC",
                                    shapes=dict.fromkeys(days, short),
                                    uploaded_through=self.cutoff)  # fmt: skip
-        issued = self.state.issue_tokens(patient_id)
-        expiry = datetime.now(UTC) + timedelta(seconds=issued["expires_in"])
-        credentials = {
-            "token": issued["access_token"],
-            "refresh_token": issued["refresh_token"],
-            "client_id": self.state.client_id,
-            "client_secret": self.state.client_secret,
-            "scopes": issued["scope"].split(),
-            "expiry": expiry.replace(tzinfo=None).isoformat() + "Z",
-        }
-        return credentials, user.health_user_id
+        return self.state.stored_credentials(patient_id), user.health_user_id
 
     def expected(self, patient_id: str, days: list[date]) -> dict[date, tuple[int, int]]:
         user = self.state.users[patient_id]

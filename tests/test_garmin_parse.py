@@ -15,10 +15,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adapters.garmin import credentials_from_token_file
-from adapters.garmin.adapter import MAX_DAYS_PER_CALL, chunks
+from adapters.garmin.adapter import MAX_DAYS_PER_CALL
 from adapters.garmin.errors import translate
 from adapters.garmin.parse import daily_totals, day_frame, intervals, primary_device
+from adapters.windows import spans
 from core.errors import AuthRevoked, BadData, ProviderError, RateLimited, StridewiseError, Transient
+from core.source import DateWindow
 
 NOW = datetime(2026, 3, 10, 15, tzinfo=UTC)
 
@@ -27,13 +29,13 @@ NOW = datetime(2026, 3, 10, 15, tzinfo=UTC)
     first=st.dates(min_value=date(2020, 1, 1), max_value=date(2030, 1, 1)),
     days=st.integers(min_value=1, max_value=400),
 )
-def test_chunks_cover_the_window_exactly_in_legal_spans(first, days):
+def test_spans_cover_the_window_exactly_in_legal_spans(first, days):
     last = first + timedelta(days=days - 1)
-    spans = list(chunks(first, last))
-    covered = [s + timedelta(days=n) for s, e in spans for n in range((e - s).days + 1)]
+    parts = list(spans(DateWindow(first, last), MAX_DAYS_PER_CALL))
+    covered = [p.first + timedelta(days=n) for p in parts for n in range(p.days)]
     assert covered == [first + timedelta(days=n) for n in range(days)]
-    assert all(1 <= (e - s).days + 1 <= MAX_DAYS_PER_CALL for s, e in spans)
-    assert len(spans) == -(-days // MAX_DAYS_PER_CALL)
+    assert all(1 <= p.days <= MAX_DAYS_PER_CALL for p in parts)
+    assert len(parts) == -(-days // MAX_DAYS_PER_CALL)
 
 
 def test_null_totals_are_no_data_and_bad_rows_are_skipped():

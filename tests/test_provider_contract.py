@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import inspect
 import threading
-import uuid
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -66,14 +65,16 @@ def noon_utc(day: date) -> datetime:
     return datetime.combine(day, time(15, 7), UTC)
 
 
+# One walker everywhere: the data, and so each test, is the same on every run.
+WALKER_NAME = "P-contract"
+
+
 def _patient(factory, zone: str) -> str:
-    patient_id = f"P-{uuid.uuid4().hex[:8]}"
     with transaction(factory) as session:
-        if session.get(Therapist, "T1") is None:
-            session.add(Therapist(id="T1", name="Dr Gait", email="t1@example.org"))
-            session.flush()
-        add_patient(session, patient_id, "Pat", zone, "T1")
-    return patient_id
+        session.add(Therapist(id="T1", name="Dr Gait", email="t1@example.org"))
+        session.flush()
+        add_patient(session, WALKER_NAME, "Pat", zone, "T1")
+    return WALKER_NAME
 
 
 class GoogleWorld:
@@ -90,16 +91,7 @@ class GoogleWorld:
     def link(self, zone: str) -> AccountRef:
         patient_id = _patient(self.factory, zone)
         self.user = self.state.add_user(patient_id, time_zone=zone)
-        issued = self.state.issue_tokens(patient_id)
-        expiry = self.now + timedelta(seconds=issued["expires_in"])
-        tokens = {
-            "token": issued["access_token"],
-            "refresh_token": issued["refresh_token"],
-            "client_id": self.state.client_id,
-            "client_secret": self.state.client_secret,
-            "scopes": issued["scope"].split(),
-            "expiry": expiry.replace(tzinfo=None).isoformat() + "Z",
-        }
+        tokens = self.state.stored_credentials(patient_id)
         with transaction(self.factory) as session:
             account_id = link_account(session, self.cipher, patient_id, self.provider, tokens).id
         self.secrets = [tokens["token"], tokens["refresh_token"]]
@@ -146,7 +138,7 @@ class GarminWorld:
         sandbox.clock = lambda: self.now
 
     def link(self, zone: str) -> AccountRef:
-        self.user = new_user(tz=zone)
+        self.user = new_user(tz=zone, person=WALKER_NAME)
         account = link_patient(self.factory, self.cipher, self.sandbox, self.user)
         stored = CredentialStore(self.factory, self.cipher).load(account.account_id).data
         self.secrets = [stored["di_token"], stored["di_refresh_token"]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -12,7 +13,7 @@ from sqlalchemy import func, select
 from core.schema import DailyTotal, DeviceInfo, StepBatch, StepInterval
 from ingest.db import transaction
 from ingest.models import DailyTotalRow, Device, StepIntervalRow
-from ingest.store import write_batch
+from ingest.store import _checked_interval, _merge_pg, write_batch
 
 T0 = datetime(2026, 3, 8, 6, 0, tzinfo=UTC)
 
@@ -211,3 +212,21 @@ def test_stored_local_date_is_the_wall_date_at_the_samples_offset(factory, patie
         ).one()
     assert stored.local_date == wall.date()
     assert stored.start_utc == instant
+
+
+def test_the_postgresql_merge_fallback_keeps_one_row_per_key(engine, factory, patient):
+    """What a writer falls back to when another one inserted the same keys between
+    its read and its COPY: stage, then INSERT ... ON CONFLICT DO UPDATE."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the COPY path and its fallback are PostgreSQL's")
+    write(factory, StepBatch(minutes(patient, 10, steps=10)))
+    revised = StepBatch(minutes(patient, 5, steps=10) + minutes(patient, 15, steps=99)[5:])
+    rows = {}
+    with transaction(factory) as session:
+        for interval in revised.intervals:
+            checked = _checked_interval(interval, {patient})
+            rows[checked[:5]] = checked
+        _merge_pg(session, list(rows.values()))
+    with factory() as session:
+        stored = session.execute(select(StepIntervalRow.steps).order_by("start_utc")).scalars()
+        assert list(stored) == [10] * 5 + [99] * 10

@@ -12,8 +12,8 @@ the adapter itself fetches exactly the window it is given.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,7 +24,8 @@ from adapters.garmin.client import TOKEN_KEYS, client_with_tokens, current_token
 from adapters.garmin.config import GarminConfig
 from adapters.garmin.errors import translated
 from adapters.garmin.parse import PROVIDER, daily_totals, day_frame, intervals, primary_device
-from core.clock import utcnow
+from adapters.windows import spans
+from core.clock import local_today, utcnow
 from core.errors import BadData
 from core.source import AccountRef, CredentialVault, DateWindow, FetchResult, StoredCredentials
 
@@ -33,15 +34,6 @@ log = structlog.get_logger(__name__)
 MAX_DAYS_PER_CALL = 28  # stats/steps/daily answers 400 beyond this
 SOCIAL_PROFILE = "/userprofile-service/socialProfile"
 UNKNOWN_DEVICE = "Garmin device"
-
-
-def chunks(first: date, last: date, size: int = MAX_DAYS_PER_CALL) -> Iterator[tuple[date, date]]:
-    """``first..last`` as consecutive inclusive spans of at most ``size`` days."""
-    start = first
-    while start <= last:
-        end = min(start + timedelta(days=size - 1), last)
-        yield start, end
-        start = end + timedelta(days=1)
 
 
 class _Calls:
@@ -81,8 +73,8 @@ class GarminAdapter:
 
     def _fetch(self, garmin: Garmin, account: AccountRef, window: DateWindow) -> FetchResult:
         now = self._clock()
-        zone = ZoneInfo(account.timezone) if account.timezone else None
-        today = now.astimezone(zone or UTC).date()
+        zone = ZoneInfo(account.timezone) if account.timezone else None  # exact DST, if known
+        today = local_today(now, account.timezone)
         last = min(window.last, today)
         result = FetchResult()
         if last < window.first:
@@ -94,9 +86,11 @@ class GarminAdapter:
             result.batch.devices.append(device)
         device_name = device.device if device else UNKNOWN_DEVICE
 
-        for first, chunk_last in chunks(window.first, last):
-            rows = calls(garmin.get_daily_steps, first.isoformat(), chunk_last.isoformat())
-            totals, skipped = daily_totals(rows, account.patient_id, first, chunk_last, today, now)
+        for span in spans(DateWindow(window.first, last), MAX_DAYS_PER_CALL):
+            rows = calls(garmin.get_daily_steps, span.first.isoformat(), span.last.isoformat())
+            totals, skipped = daily_totals(
+                rows, account.patient_id, span.first, span.last, today, now
+            )
             result.batch.daily_totals.extend(totals)
             result.skipped.extend(skipped)
 

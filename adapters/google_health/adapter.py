@@ -19,7 +19,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 import httpx
 
@@ -27,6 +27,7 @@ from adapters.google_health.api import MAX_ROLLUP_DAYS, HealthApi
 from adapters.google_health.auth import AccountTokens, HttpxTransport
 from adapters.google_health.config import GoogleHealthConfig
 from adapters.google_health.parse import parse_points, parse_rollups
+from adapters.windows import spans
 from core.clock import local_today, utcnow
 from core.schema import DeviceInfo
 from core.source import AccountRef, CredentialVault, DateWindow, FetchResult
@@ -72,14 +73,16 @@ class GoogleHealthAdapter:
 
         now = self._clock()
         today = local_today(now, account.timezone)
-        for first in _spans(window.first, end, MAX_ROLLUP_DAYS):
-            stop = min(first + timedelta(days=MAX_ROLLUP_DAYS), end)
-            for page in api.daily_rollup_pages(first, stop):
+        for span in spans(window, MAX_ROLLUP_DAYS):
+            stop = span.last + timedelta(days=1)
+            for page in api.daily_rollup_pages(span.first, stop):
                 started = time.perf_counter()
                 totals, skipped = parse_rollups(
                     page.get("rollupDataPoints", []), account.patient_id, today, now
                 )
-                result.batch.daily_totals.extend(t for t in totals if first <= t.local_date < stop)
+                result.batch.daily_totals.extend(
+                    t for t in totals if span.first <= t.local_date <= span.last
+                )
                 result.skipped.extend(skipped)
                 parse_seconds += time.perf_counter() - started
         result.api_calls = api.calls + tokens.refresh_calls
@@ -87,8 +90,3 @@ class GoogleHealthAdapter:
             self.timings["http"] += api.http_seconds
             self.timings["parse"] += parse_seconds
         return result
-
-
-def _spans(first: date, end: date, days: int) -> list[date]:
-    """Start dates of consecutive spans of at most ``days`` covering [first, end)."""
-    return [first + timedelta(days=n) for n in range(0, (end - first).days, days)]

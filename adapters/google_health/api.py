@@ -18,12 +18,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date
 from email.utils import parsedate_to_datetime
 from typing import Protocol
 
 import httpx
 
+from core.clock import utcnow
 from core.errors import AuthRevoked, BadData, RateLimited, Transient
 
 STEPS = "v4/users/me/dataTypes/steps/dataPoints"
@@ -157,7 +158,7 @@ def _retry_after(value: str | None) -> float | None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return max(0.0, (when - utcnow()).total_seconds())
 
 
 def _civil(day: date) -> dict:

@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlparse
 
@@ -29,6 +29,7 @@ import httpx
 from adapters.google_health.api import HealthApi
 from adapters.google_health.auth import SCOPES
 from adapters.google_health.config import GoogleHealthConfig
+from core.clock import utcnow
 from core.errors import ProviderError, StridewiseError
 
 PROVIDER = "google-health"
@@ -159,7 +160,7 @@ def exchange_code(
         raise LinkFailed(f"the token exchange was refused: HTTP {response.status_code} {error}")
     if not body.get("refresh_token") or not body.get("access_token"):
         raise LinkFailed("Google sent no refresh token (offline access was not granted)")
-    expiry = datetime.now(UTC) + timedelta(seconds=int(body.get("expires_in", 3600)))
+    expiry = utcnow() + timedelta(seconds=int(body.get("expires_in", 3600)))
     return {
         "token": body["access_token"],
         "refresh_token": body["refresh_token"],
