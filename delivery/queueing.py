@@ -61,6 +61,8 @@ def queue_patient_messages(
                     Alert.patient_id == patient.id,
                     Alert.audience == "patient",
                     Alert.status.in_(ACTIVE),
+                    # Held back by the rules' weekly alert budget.
+                    Alert.muted.is_(False),
                     Alert.created_at >= now - PATIENT_NEWS,
                 )
                 .order_by(Alert.id)

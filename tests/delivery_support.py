@@ -155,6 +155,7 @@ def add_alert(
     period: str = "2026-11-20",
     created_at: datetime | None = None,
     facts: dict | None = None,
+    muted: bool = False,
 ) -> int:
     """An alert as the rules store it (facts, no words)."""
     with transaction(factory) as session:
@@ -168,6 +169,7 @@ def add_alert(
             facts=facts or {},
             status="open",
             raised_on=datetime.fromisoformat(period).date(),
+            muted=muted,
             created_at=created_at or datetime.now(UTC),
         )
         session.add(alert)

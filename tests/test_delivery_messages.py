@@ -100,6 +100,15 @@ def test_one_message_a_day_combining_the_days_findings(factory):
     assert "a few days without a longer walk" in second.get_body(("plain",)).get_content()
 
 
+def test_alerts_muted_by_the_weekly_budget_are_not_sent_to_the_patient(factory):
+    seed_people(factory)
+    now = datetime(2026, 11, 19, 9, 0, tzinfo=UTC)
+    add_alert(factory, "P0", "boom_bust", "patient", created_at=now, muted=True)
+    with transaction(factory) as session:
+        assert queue_patient_messages(session, ["P0"], now, summary=False) == 0
+    assert _rows(factory) == []
+
+
 def test_quiet_hours_hold_a_patient_message_to_their_morning(factory):
     seed_people(factory, zone="America/New_York")
     late = datetime(2026, 11, 20, 3, 30, tzinfo=UTC)  # 22:30 in New York
