@@ -166,7 +166,7 @@ def seed(url: str, patients: int, caseload: int) -> None:
                 90 + (q * 7) % 400,
             )
             for d in range(90)
-            if d % 11
+            if d % 11 != 5
             for q in range(28, 88)
         ]
         write_batch(session, StepBatch(intervals=intervals))
@@ -252,7 +252,8 @@ def main() -> None:
             dashboard = client.get("/")
             days = client.get(days_path)
             assert dashboard.status_code == 200 and days.status_code == 200
-            assert len(days.json()) == 90
+            day_count = len(days.json())
+            assert day_count >= 85, day_count
             listen = lambda *a: statements.append(a[2])  # noqa: E731
             event.listen(app.engine, "before_cursor_execute", listen)
             client.get("/")
@@ -271,6 +272,7 @@ def main() -> None:
                 "dashboard": load(bare, "/", args.seconds, args.clients),
                 "days (90)": load(bare, "/days", args.seconds, args.clients),
             }
+        print(f"days: {day_count} days, {len(days.content):,} bytes")
         print(
             f"dashboard: {len(statements)} SQL statements per request, "
             f"{args.caseload} rows, {len(dashboard.content):,} bytes"
