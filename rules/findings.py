@@ -85,24 +85,30 @@ def _both(rows: pd.DataFrame, rule: str, facts: dict[str, pd.DataFrame], **kwarg
 def overdoing(table, params, today) -> pd.DataFrame:
     """Days over the ceiling, one episode per patient and calendar week (principle 3):
     the facts follow the latest such day; ongoing while that week is running."""
-    rows = table[table["overdoing"]].reset_index(drop=True)
+    rows = table[table["overdoing"]]
     if rows.empty:
         return _none()
-    rows = rows.assign(week_start=_monday(rows["local_date"]))
-    grouped = rows.groupby(["patient_id", "week_start"], sort=False, observed=True)
-    last = grouped.tail(1).set_index(["patient_id", "week_start"])
+    # Rows are in patient, date order: each week's days are consecutive.
+    monday = _monday(rows["local_date"]).to_numpy()
+    pid = rows["patient_id"].to_numpy()
+    heads = np.flatnonzero(np.r_[True, (pid[1:] != pid[:-1]) | (monday[1:] != monday[:-1])])
+    lasts = np.r_[heads[1:], len(rows)] - 1
+    steps = rows["steps_counted"].to_numpy(np.int64)
+    dates = rows["local_date"].to_numpy("datetime64[ns]")
     week = pd.DataFrame(
         {
-            "days": grouped.size(),
-            "dates": grouped["local_date"].agg(lambda s: list(iso_days(s))),
-            "last_day": last["local_date"],
-            "steps": last["steps_counted"].astype(np.int64),
-            "most_steps": grouped["steps_counted"].max().astype(np.int64),
-            "ceiling": last["ceiling"].round().astype(np.int64),
-            "so_far": ~last["settled"],
+            "patient_id": pid[heads],
+            "week_start": monday[heads],
+            "days": np.diff(np.r_[heads, len(rows)]),
+            "dates": [list(d) for d in np.split(iso_days(dates), heads[1:])],
+            "last_day": dates[lasts],
+            "steps": steps[lasts],
+            "most_steps": np.maximum.reduceat(steps, heads),
+            "ceiling": np.round(rows["ceiling"].to_numpy(float)[lasts]).astype(np.int64),
         }
-    ).reset_index()
-    week["until"] = week["last_day"].where(week["so_far"], week["last_day"] - pd.Timedelta(days=1))
+    )
+    so_far = ~rows["settled"].to_numpy(bool)[lasts]
+    week["until"] = week["last_day"].where(so_far, week["last_day"] - pd.Timedelta(days=1))
     week_end = week["week_start"] + pd.Timedelta(days=6)
     running = week_end.to_numpy() >= today.reindex(week["patient_id"]).to_numpy()
     return _emit(

@@ -49,12 +49,28 @@ def trailing_median(
     min_count: np.ndarray,
     chunk: int = 1 << 18,
 ) -> np.ndarray:
-    """Median of the previous ``window`` rows' non-NaN values within each group
-    (computed in chunks of rows to bound memory)."""
+    """Median of the previous ``window`` rows' non-NaN values within each contiguous
+    group (computed in chunks of rows to bound memory; one pandas rolling median when
+    every row has the same window and minimum)."""
     width = int(np.max(window)) if len(window) else 0
     out = np.full(len(values), np.nan)
     if width == 0:
         return out
+    if (window == width).all() and (min_count == min_count[0]).all():
+        if min_count[0] > width:
+            return out
+        # Each group padded in front with ``width`` NaNs, so no window crosses a group.
+        ordinal = np.cumsum(np.r_[True, group[1:] != group[:-1]])
+        at = np.arange(len(values)) + width * ordinal
+        padded = np.full(len(values) + width * int(ordinal[-1]), np.nan)
+        padded[at] = values
+        rolling = pd.Series(padded).rolling(width, min_periods=max(int(min_count[0]), 1))
+        return rolling.median().to_numpy()[at - 1]
+    return _trailing_median_chunked(values, group, window, min_count, width, chunk)
+
+
+def _trailing_median_chunked(values, group, window, min_count, width, chunk) -> np.ndarray:
+    out = np.full(len(values), np.nan)
     lags = np.arange(1, width + 1)
     for lo in range(0, len(values), chunk):
         hi = min(lo + chunk, len(values))

@@ -21,7 +21,8 @@ SUMMARY_COLUMNS = ["patient_id", "local_date", "threshold", *INTERVAL_METRIC_COL
 
 
 def _keys(frame: pd.DataFrame, params: pd.DataFrame) -> np.ndarray:
-    rows = params.index.get_indexer(frame["patient_id"]).astype(np.int64)
+    codes, names = pd.factorize(frame["patient_id"])
+    rows = params.index.get_indexer(names).astype(np.int64)[codes]
     days = frame["local_date"].to_numpy("datetime64[D]").astype(np.int64)
     return rows * 1_000_000 + days
 

@@ -39,6 +39,7 @@ def threshold(cadences: list[int], fixed: bool = False, **overrides) -> int:
 cadences = st.lists(st.integers(0, 250), max_size=600)
 
 
+@settings(deadline=None)  # a shared, loaded machine
 @given(cadences)
 def test_calibrated_threshold_stays_within_60_and_100(values):
     """'a documented formula, bounded 60-100 steps/min'; too few walking minutes: the
@@ -51,11 +52,13 @@ def test_calibrated_threshold_stays_within_60_and_100(values):
         assert PROGRAMME.cadence_min <= found <= PROGRAMME.cadence_max and found % 5 == 0
 
 
+@settings(deadline=None)
 @given(cadences, st.integers(1, 60))
 def test_walking_faster_never_lowers_the_threshold(values, faster):
     assert threshold([v + faster for v in values]) >= threshold(values)
 
 
+@settings(deadline=None)
 @given(cadences, st.integers(40, 120))
 def test_the_therapists_threshold_always_wins(values, chosen):
     assert threshold(values, fixed=True, cadence_threshold=chosen) == chosen
@@ -96,3 +99,24 @@ def test_ceiling_and_inactivity_limits_follow_the_person(walks, potter):
         .le(days.loc[days["overdoing"], "ceiling"])
         .any()
     )
+
+
+@settings(deadline=None)
+@given(
+    st.lists(st.one_of(st.none(), st.integers(0, 20_000)), min_size=1, max_size=120),
+    st.integers(1, 30),
+    st.integers(0, 10),
+    st.integers(1, 6),
+)
+def test_the_rolling_median_fast_path_equals_the_chunked_one(values, window, minimum, groups):
+    """The ceiling's rolling tolerance median (one pandas rolling median) gives exactly
+    the chunked trailing median's figures."""
+    from rules.programme import _trailing_median_chunked, trailing_median
+
+    n = len(values)
+    data = np.array([np.nan if v is None else v for v in values], dtype=float)
+    group = np.sort(np.arange(n) % groups)
+    w, m = np.full(n, window), np.full(n, minimum)
+    fast = trailing_median(data, group, w, m)
+    slow = _trailing_median_chunked(data, group, w, m, window, 1 << 18)
+    np.testing.assert_allclose(fast, slow, equal_nan=True)
