@@ -20,7 +20,7 @@ from stridewise.settings import Settings
 def _import_all_models() -> None:
     for package in (ingest, rules, adapters):
         for module in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
-            if module.name.endswith(".models"):
+            if module.name.rsplit(".", 1)[-1].endswith("models"):
                 import_module(module.name)
 
 
