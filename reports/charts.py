@@ -108,10 +108,11 @@ def week_chart(days: list[Day], minutes_per_walk: int, fmt: str, small: bool = F
         Patch(color=VALID, label="full day of wear"),
         Patch(facecolor=LOW, edgecolor=VALID, hatch="..", label="low wear"),
         Patch(facecolor="#f1f1f1", edgecolor="#c4c4c4", hatch="///", label="no data"),
+        Patch(facecolor="white", edgecolor=VALID, linestyle="--", label="still syncing"),
         Line2D([], [], color=TARGET, linewidth=2.2, label="target"),
     ]
     fig.legend(
-        handles=handles, loc="lower center", ncol=4, frameon=False, fontsize=8,
+        handles=handles, loc="lower center", ncol=5, frameon=False, fontsize=7.5,
         bbox_to_anchor=(0.5, 0.0),
     )  # fmt: skip
     # Fixed margins: tight_layout measured every label and cost most of the chart's time.
