@@ -168,7 +168,7 @@ def test_the_api_keeps_its_schema(api_world):
     assert len(operations) >= 8
     for operation in operations:
 
-        @settings(max_examples=25, deadline=None, database=None,
+        @settings(max_examples=6, deadline=None, database=None,
                   suppress_health_check=list(HealthCheck))  # fmt: skip
         @given(case=operation.as_strategy())
         def check(case):

@@ -36,20 +36,21 @@ class Day:
     unit: str = "steps"
 
 
-def _bar(x: float, w: float, top: float, base: float, day: Day, hatch: str) -> str:
-    label = escape(_words(day))
+def _bar(x: float, w: float, top: float, base: float, day: Day, hatch: str, tip=True) -> str:
+    """One day's mark; ``tip``: a ``<title>`` tooltip with the day's words."""
+    label = f"<title>{escape(_words(day))}</title>" if tip else ""
     if day.kind in ("missing", "none"):
         return (f'<rect x="{x:.1f}" y="{base + 2:.1f}" width="{w:.1f}" height="3" '
-                f'fill="{MUTED}"><title>{label}</title></rect>')  # fmt: skip
+                f'fill="{MUTED}">{label}</rect>')  # fmt: skip
     if day.kind == "exempt" or day.value is None:
         return (f'<circle cx="{x + w / 2:.1f}" cy="{base + 3.5:.1f}" r="1.6" fill="{INK}">'
-                f"<title>{label}</title></circle>")  # fmt: skip
+                f"{label}</circle>")  # fmt: skip
     height = max(base - top, 1.2)
     fill = {"low_wear": f"url(#{hatch})", "provisional": "#ffffff"}.get(day.kind, BRAND)
     stroke = {"low_wear": WARN, "provisional": BRAND}.get(day.kind, "none")
     return (
         f'<rect x="{x:.1f}" y="{base - height:.1f}" width="{w:.1f}" height="{height:.1f}" '
-        f'fill="{fill}" stroke="{stroke}" stroke-width="1"><title>{label}</title></rect>'
+        f'fill="{fill}" stroke="{stroke}" stroke-width="1">{label}</rect>'
     )
 
 
@@ -80,14 +81,14 @@ def sparkline(days: Sequence[Day], uid: str, width: int = 140, height: int = 34)
     step = width / len(days)
     bars = [
         _bar(i * step + 0.5, max(step - 1.2, 1), base - (d.value or 0) / peak * (base - 2), base,
-             d, hatch)
+             d, hatch, tip=False)
         for i, d in enumerate(days)
     ]  # fmt: skip
     label = escape(summary_words(days))
     return Markup(
         f'<svg class="sparkline" role="img" aria-label="{label}" viewBox="0 0 {width} {height}" '
         f'width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg">'
-        f"{DEFS.format(id=hatch)}"
+        f"{DEFS.format(id=hatch) if any(d.kind == 'low_wear' for d in days) else ''}"
         f'<line x1="0" y1="{base + 0.5}" x2="{width}" y2="{base + 0.5}" stroke="{LINE}"/>'
         f"{''.join(bars)}</svg>"
     )
