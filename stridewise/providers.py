@@ -36,6 +36,7 @@ def google_config(settings: Settings) -> GoogleHealthConfig:
         client_id=settings.google_client_id,
         client_secret=secret.get_secret_value() if secret else None,
         page_size=settings.google_page_size,
+        timeout_s=settings.provider_timeout_seconds,
     )
 
 
@@ -46,6 +47,7 @@ def garmin_config(settings: Settings) -> GarminConfig:
         sso_url=settings.garmin_sso_url,
         intraday_days=settings.garmin_intraday_days,
         lookback_days=settings.garmin_lookback_days,
+        timeout_s=settings.provider_timeout_seconds,
     )
 
 

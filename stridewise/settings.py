@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     garmin_sso_url: str = "https://sso.garmin.com"
     garmin_intraday_days: int = Field(7, ge=1, le=90)
     garmin_lookback_days: int = Field(3, ge=0, le=60)
+    # Seconds one provider HTTP call may take (a host that never answers frees the
+    # sync slot after this, as a transient failure).
+    provider_timeout_seconds: float = Field(30, gt=0, le=300)
 
     # Where this deployment runs: "production" turns on the checks that refuse
     # sandbox URLs and plain http (stridewise doctor), Secure cookies and HSTS.

@@ -6,7 +6,11 @@ healthy ones beyond the concurrency limit."""
 
 from __future__ import annotations
 
+import socket
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -213,3 +217,29 @@ def test_token_refreshes_racing_in_two_workers(world, served, factory, db_url, s
         versions = set(session.scalars(select(LinkedAccount.credentials_version)))
     assert versions == {2}  # the refreshed tokens were stored, once
     assert stored_by_day(factory, world.provider) == expected_by_day(world, patients)
+
+
+@contextmanager
+def silent_host() -> Iterator[str]:
+    """A host that accepts connections (the kernel completes them) and never answers."""
+    with socket.create_server(("127.0.0.1", 0), backlog=64) as listener:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+
+def test_a_provider_that_never_answers_frees_every_slot_in_time(
+    world, served, factory, db_url, secret_key, cipher
+):
+    patients = seed(world, factory, cipher, 6)  # more accounts than sync slots (4)
+    with silent_host() as url:
+        api = {"garmin": "garmin_api_url", "google-health": "google_health_api_url"}
+        settings = settings_for(db_url, secret_key, served | {api[world.provider]: url},
+                                provider_timeout_seconds=0.5)  # fmt: skip
+        started = time.monotonic()
+        report = run_cycle(factory, settings, "w1")
+        took = time.monotonic() - started
+    assert sorted(r.patient_id for r in report.results) == sorted(patients)
+    assert {(r.outcome, r.error_kind) for r in report.results} == {("failed", "transient")}
+    assert took < 15  # two rounds of 0.5 s timeouts, not the 30 s default
+    with factory() as session:
+        accounts = session.scalars(select(LinkedAccount)).all()
+    assert all(a.lease_owner is None and a.next_sync_due is not None for a in accounts)

@@ -4,7 +4,8 @@ garminconnect 0.3.2 accepts only Garmin's own domains and hard-codes the DI
 OAuth token URL, so the configured hosts are applied here and nowhere else:
 ``_connectapi`` (data) and ``_sso`` (login) are attributes set after
 construction, and the token URL goes through ``_http_post``, the single method
-the library uses for both the token exchange at login and the refresh.
+the library uses for both the token exchange at login and the refresh. Data calls
+all pass ``_run_request``, where the configured timeout is applied.
 """
 
 from __future__ import annotations
@@ -33,9 +34,15 @@ class _ConfiguredClient(Client):
         self._connectapi = config.api_url.rstrip("/")
         self._sso = config.sso_url.rstrip("/")
         self._token_url = config.token_url
+        self._timeout = config.timeout_s
 
     def _http_post(self, url: str, **kwargs: Any) -> Any:
         return super()._http_post(self._token_url if url == DI_TOKEN_URL else url, **kwargs)
+
+    def _run_request(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Every data call; the library's fixed 15 s becomes the configured timeout."""
+        kwargs.setdefault("timeout", self._timeout)
+        return super()._run_request(method, path, **kwargs)
 
 
 def new_client(config: GarminConfig) -> Garmin:

@@ -14,3 +14,5 @@ class GarminConfig:
     # Recent days fetched as 15-minute buckets, and days re-read on every sync.
     intraday_days: int = 7
     lookback_days: int = 3
+    # Seconds one HTTP call may take before it is Transient (the library's own is 15).
+    timeout_s: float = 15.0

@@ -45,7 +45,7 @@ class GoogleHealthAdapter:
     ) -> None:
         self._config = config
         self._credentials = credentials
-        self._http = http or httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0))
+        self._http = http or httpx.Client(timeout=config.timeout_s)
         self._transport = HttpxTransport(self._http)
         self._clock = clock
         self._lock = threading.Lock()

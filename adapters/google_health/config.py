@@ -18,3 +18,6 @@ class GoogleHealthConfig:
     client_secret: str | None = field(default=None, repr=False)
     # Points per list page (the API allows 1 to 10000; fewer calls per sync with more).
     page_size: int = 10000
+    # Seconds one HTTP call may take (connecting, or waiting for any byte): a host
+    # that accepts and never answers costs a sync slot this long, then is Transient.
+    timeout_s: float = 30.0
