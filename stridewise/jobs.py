@@ -4,13 +4,16 @@ service function.
 Its job store is the default in-memory one, private to the process: replicas
 coordinate through the database (leases on ``linked_accounts``), never through a
 shared job store, and the whole schedule is rebuilt from code on every start.
+A job whose work must happen once (the daily rules) claims each piece of it in
+``job_runs`` (``ingest.jobclaims``); the others are safe to repeat (leased or
+keyed rows) and run in every replica.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 
 import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -25,6 +28,7 @@ from delivery.queueing import queue_patient_messages, queue_urgent, queue_weekly
 from delivery.worker import deliver_once
 from ingest.crypto import Cipher
 from ingest.db import transaction
+from ingest.jobclaims import claim_many, finish
 from ingest.models import Patient
 from ingest.ops_models import Heartbeat
 from ingest.sync.engine import Sources
@@ -41,6 +45,9 @@ DAILY_RULES_JOB = "daily-rules"
 DELIVERY_JOB = "delivery-tick"
 WEEKLY_REPORTS_JOB = "weekly-reports"
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
+# The rules job runs twice in the morning hour; a claim still unfinished after this
+# long is a crashed replica's, and the second run takes it over.
+RULES_LEASE_SECONDS = 20 * 60
 
 
 def sync_tick(
@@ -98,11 +105,11 @@ def build_scheduler(
     scheduler.add_job(
         daily_rules_tick,
         "cron",
-        minute=5,
+        minute="5,35",
         id=DAILY_RULES_JOB,
         name="evaluate the rules for patients whose morning it is",
         replace_existing=True,
-        args=(factory, settings.daily_rules_hour),
+        args=(factory, settings.daily_rules_hour, worker_id),
     )
     scheduler.add_job(
         delivery_tick,
@@ -127,28 +134,42 @@ def build_scheduler(
 
 def patients_in_their_morning(
     factory: sessionmaker[Session], hour: int, now: datetime
-) -> list[str]:
-    """Patients whose local clock shows ``hour`` at ``now`` (UTC when no zone is known)."""
+) -> dict[str, date]:
+    """Patients whose local clock shows ``hour`` at ``now`` (UTC when no zone is
+    known), with their local date."""
     with factory() as session:
         rows = session.execute(select(Patient.id, Patient.timezone)).all()
-    return [
-        patient_id
-        for patient_id, zone in rows
-        if now.astimezone(patient_zone(zone)).hour == hour
-    ]
+    local = {patient_id: now.astimezone(patient_zone(zone)) for patient_id, zone in rows}
+    return {patient_id: at.date() for patient_id, at in local.items() if at.hour == hour}
 
 
-def daily_rules_tick(factory: sessionmaker[Session], hour: int) -> None:
-    """Evaluate each patient once a day, in their local morning (the rules service
-    is idempotent, so a replica doing the same is harmless)."""
+def daily_rules_tick(
+    factory: sessionmaker[Session], hour: int, worker_id: str, now: datetime | None = None
+) -> list[str]:
+    """Evaluate each patient once per local date, in their local morning. Every replica
+    runs this; each evaluates only the patients whose (patient, date) it claimed in
+    ``job_runs``, so a patient is evaluated and messaged by one replica. Returns them."""
     from rules.evaluate import evaluate
 
-    due = patients_in_their_morning(factory, hour, datetime.now(UTC))
-    if due:  # evaluate isolates each patient: failures are logged, the others evaluated
-        result = evaluate(factory, patient_ids=due)
-        if result.failures:
-            log.warning("rules.failures", failed=len(result.failures), evaluated=len(due))
-        queue_after_rules(factory, due)
+    now = now or datetime.now(UTC)
+    keys = {f"{pid}/{day.isoformat()}": pid for pid, day in
+            patients_in_their_morning(factory, hour, now).items()}  # fmt: skip
+    with transaction(factory) as session:
+        won = claim_many(session, DAILY_RULES_JOB, keys, worker_id, now, RULES_LEASE_SECONDS)
+    mine = [keys[key] for key in won]
+    if not mine:
+        return []
+    # evaluate isolates each patient: failures are logged, the others evaluated
+    result = evaluate(factory, patient_ids=mine, now=now)
+    if result.failures:
+        log.warning("rules.failures", failed=len(result.failures), evaluated=len(mine))
+    queue_after_rules(factory, mine)
+    failed = [key for key in won if keys[key] in result.failures]
+    with transaction(factory) as session:  # a crash before here: taken over after the lease
+        finish(session, DAILY_RULES_JOB, failed, worker_id, "failed", datetime.now(UTC))
+        done = [key for key in won if keys[key] not in result.failures]
+        finish(session, DAILY_RULES_JOB, done, worker_id, "ok", datetime.now(UTC))
+    return mine
 
 
 def delivery_config(settings: Settings) -> DeliveryConfig:

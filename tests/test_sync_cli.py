@@ -104,9 +104,9 @@ def test_the_daily_rules_run_in_each_patients_own_morning(factory, cipher):
                                              None))  # fmt: skip
     # 06:10 UTC: 07:10 in Oslo (winter), 01:10 in New York, 15:10 in Tokyo.
     now = datetime(2026, 1, 15, 6, 10, tzinfo=UTC)
-    assert patients_in_their_morning(factory, 7, now) == ["P00000"]
-    assert patients_in_their_morning(factory, 6, now) == ["P00003"]  # no zone: UTC
-    assert patients_in_their_morning(factory, 15, now) == ["P00002"]
+    assert list(patients_in_their_morning(factory, 7, now)) == ["P00000"]
+    assert list(patients_in_their_morning(factory, 6, now)) == ["P00003"]  # no zone: UTC
+    assert list(patients_in_their_morning(factory, 15, now)) == ["P00002"]
 
 
 def test_the_demo_cycle_syncs_every_active_account_and_shows_it(factory, secret_key, cipher):

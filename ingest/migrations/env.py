@@ -9,6 +9,7 @@ import ingest.access_models  # noqa: F401
 import ingest.ops_models  # noqa: F401
 import ingest.programme_models  # noqa: F401
 import ingest.delivery_models  # noqa: F401
+import ingest.job_models  # noqa: F401
 from ingest.db import make_engine
 from ingest.models import Base
 
