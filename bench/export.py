@@ -175,7 +175,7 @@ def main() -> None:
     small, large = rows
     growth = large["peak_mb"] / small["peak_mb"]
     print(
-        f"  peak memory x{growth:.2f} for x{large['patients'] / small['patients']:.0f} "
+        f"  peak memory x{growth:.2f} for x{large['patients'] / small['patients']:.1f} "
         "patients (flat: it streams)"
     )
 
