@@ -99,3 +99,18 @@ def test_the_sign_in_page_is_accessible_at_both_widths(web, page):
     assert all(p.stat().st_size > 1000 for p in shots)
 
 
+
+
+def test_metrics_in_prometheus_format(factory, client):
+    from web_support import add_account, add_alert, add_patient
+
+    add_therapist(factory, "T1")
+    add_patient(factory, "P1", "T1")
+    add_account(factory, "P1", status="needs_relink")
+    add_alert(factory, "P1", "flare")
+    client.get("/login")
+    text = client.get("/metrics").text
+    assert 'stridewise_accounts{state="needs_relink"} 1.0' in text
+    assert 'stridewise_alerts_raised_total{rule="flare"} 1.0' in text
+    assert "stridewise_sync_lag_seconds" in text
+    assert 'stridewise_request_seconds_count{method="GET",route="/login",status="200"} 1.0' in text

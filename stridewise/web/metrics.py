@@ -39,7 +39,9 @@ class DatabaseCollector:
             "stridewise_alerts_raised", "Alerts raised by rule", labels=["rule"]
         )
         messages = GaugeMetricFamily(
-            "stridewise_messages", "Outbox messages by channel, status", ["channel", "status"]
+            "stridewise_messages",
+            "Outbox messages by channel, status",
+            labels=["channel", "status"],
         )
         with self.factory() as session:
             for provider, outcome, n in session.execute(
