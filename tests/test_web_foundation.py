@@ -99,8 +99,6 @@ def test_the_sign_in_page_is_accessible_at_both_widths(web, page):
     assert all(p.stat().st_size > 1000 for p in shots)
 
 
-
-
 def test_metrics_in_prometheus_format(factory, client):
     from web_support import add_account, add_alert, add_patient
 
