@@ -135,7 +135,7 @@ def seed(url: str, patients: int, caseload: int) -> None:
                     "status": "active" if i % 17 else "needs_relink",
                     "last_success_at": now - timedelta(minutes=i % 90),
                     "consecutive_failures": 0,
-                    "created_at": now,
+                    "created_at": now - timedelta(days=100),  # linked before the 90 days
                     "updated_at": now,
                 }
                 for i in range(patients)
