@@ -2,7 +2,7 @@
 to a loopback SMTP server (aiosmtpd), beside bare ``smtplib`` sends of the very same
 messages in the same run; and weekly reports rendered per second (HTML, PDF).
 
-    python bench/delivery.py [--patients 200] [--therapists 4] [--full]
+    python bench/delivery.py [--patients 40] [--therapists 4] [--full]
 
 ``--full`` is the issue's clinic: 2,000 patients and 40 therapists. Each patient gets
 one message a day for 7 days (a fresh finding every morning: 7 x patients messages),
@@ -163,7 +163,7 @@ def reports_per_second(factory, therapists: int) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--patients", type=int, default=200)
+    parser.add_argument("--patients", type=int, default=40)
     parser.add_argument("--therapists", type=int, default=4)
     parser.add_argument("--full", action="store_true", help="2,000 patients, 40 therapists")
     parser.add_argument("--database-url", help="default: a new SQLite file")
