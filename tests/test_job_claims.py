@@ -5,6 +5,8 @@ run by two replicas evaluates each patient once."""
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -168,3 +170,45 @@ def test_the_rules_tick_takes_over_a_crashed_replicas_patients(factory, patients
     with factory() as session:
         owners = {r.key: r.claimed_by for r in session.scalars(select(JobRun))}
     assert set(owners.values()) == {"r2"}
+
+
+REPLICA = """
+import sys
+from datetime import datetime, UTC
+from ingest.db import make_engine, session_factory, transaction
+from ingest.jobclaims import claim, finish
+url, worker = sys.argv[1], sys.argv[2]
+factory = session_factory(make_engine(url))
+print('ready', flush=True)
+sys.stdin.readline()  # go
+now = datetime(2026, 1, 15, 7, 5, tzinfo=UTC)
+for i in range(60):
+    key = f"T{i}/2026-W03"
+    with transaction(factory) as session:
+        won = claim(session, "weekly-report", key, worker, now, 600)
+    if won:
+        print(key, flush=True)
+        with transaction(factory) as session:
+            finish(session, "weekly-report", [key], worker, "ok", now)
+"""
+
+
+@pytest.mark.slow
+def test_two_replica_processes_run_each_key_once(db_url):
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", REPLICA, db_url, worker],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for worker in ("p1", "p2")
+    ]
+    # Both past their imports, then released together.
+    assert [proc.stdout.readline().strip() for proc in procs] == ["ready", "ready"]
+    for proc in procs:
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+    outputs = [proc.communicate(timeout=90)[0].split() for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0]
+    assert Counter(outputs[0] + outputs[1]) == Counter(f"T{i}/2026-W03" for i in range(60))
