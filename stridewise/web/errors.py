@@ -41,6 +41,12 @@ PROBLEM_RESPONSES = {
 }
 
 
+def route_of(request: Request) -> str:
+    """The matched route's template (``/invite/{token}``), never the path itself:
+    paths of patient pages carry one-time link tokens, which no log line may hold."""
+    return getattr(request.scope.get("route"), "path", "unmatched")
+
+
 def is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
@@ -90,7 +96,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_answer(request, 422, detail, errors=errors if is_api(request) else None)
 
     async def unexpected(request: Request, err: Exception) -> Response:
-        log.exception("web.unexpected", path=request.url.path, error_type=type(err).__name__)
+        log.exception("web.unexpected", route=route_of(request), error_type=type(err).__name__)
         return error_answer(request, 500, "Something went wrong on our side.")
 
     app.add_exception_handler(NotFound, not_found)

@@ -22,6 +22,7 @@ from stridewise.portal.invitations import InvitationRefused, check_usable, find_
 from stridewise.portal.linking import LinkRefused, invitation
 from stridewise.portal.pending import PendingExpired
 from stridewise.web.deps import AppDep, SessionDep
+from stridewise.web.errors import route_of
 from stridewise.web.patient.limits import GARMIN_LOGINS, LOOKUPS, limit
 from stridewise.web.patient.session import (
     LinkSession,
@@ -90,11 +91,11 @@ def _guarded(request: Request, step: Callable[[], Response]) -> Response:
     try:
         return step()
     except InvitationRefused as refused:
-        log.info("portal.refused", path=request.url.path, reason=refused.reason)
+        log.info("portal.refused", route=route_of(request), reason=refused.reason)
         return refused_page(request, refused.reason, str(refused))
     except (LinkRefused, PendingExpired, NoLinkSession) as refused:
         reason = getattr(refused, "reason", type(refused).__name__)
-        log.info("portal.refused", path=request.url.path, reason=reason)
+        log.info("portal.refused", route=route_of(request), reason=reason)
         return _failed(request, str(refused))
 
 
