@@ -7,6 +7,7 @@ from alembic import context
 
 import ingest.access_models  # noqa: F401
 import ingest.ops_models  # noqa: F401
+import ingest.portal_models  # noqa: F401
 import ingest.programme_models  # noqa: F401
 import ingest.delivery_models  # noqa: F401
 import ingest.job_models  # noqa: F401

@@ -62,3 +62,11 @@ def demo_cmd(
 
     console.rule("Therapists: the caseload in a browser (run stridewise serve, below)")
     demo.open_for_therapists(factory, console, settings.public_url)
+
+    console.rule("Link a wearable from a browser")
+    from stridewise.cli.invite_cmd import BROWSER_STEPS, print_invitation
+
+    patient = demo.CSV_PATIENTS[0][0]
+    print_invitation(factory, settings, patient, Path("invitation-demo.png"), demo.THERAPIST[0])
+    key_hint = "$STRIDEWISE_SECRET_KEY" if configured.secret_key else "$(cat .stridewise-demo-key)"
+    console.print(BROWSER_STEPS.format(database=database, key=key_hint), highlight=False)
