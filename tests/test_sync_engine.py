@@ -4,7 +4,7 @@ PostgreSQL, with a walker-backed step source injected in place of an adapter."""
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from itertools import product
 
 import pytest
@@ -165,6 +165,8 @@ def test_first_sync_backfills_writes_once_and_advances_the_cursor(factory, ciphe
     [account_id] = seed_accounts(factory, cipher, 1, zones=(ZONE,))
     source = WalkerSource()
     clock = Clock()
+    # Midday in Oslo tomorrow (after the accounts fell due): both syncs on one local day.
+    clock.now = datetime.combine(clock.now.date() + timedelta(days=1), time(11), UTC)
     ctx = context(factory, source, clock)
     [result] = sync_once(ctx)
     today = local_today(clock.now, ZONE)
