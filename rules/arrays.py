@@ -45,10 +45,21 @@ def group_shift(values: np.ndarray, group: np.ndarray, lag: int) -> np.ndarray:
     return out
 
 
+def run_starts(*columns: np.ndarray) -> np.ndarray:
+    """True where any column differs from the row before (and at row 0): the first
+    row of each run; empty for no rows."""
+    if not len(columns[0]):
+        return np.zeros(0, dtype=bool)
+    changed = np.zeros(len(columns[0]) - 1, dtype=bool)
+    for column in columns:
+        changed |= column[1:] != column[:-1]
+    return np.r_[True, changed]
+
+
 def runs(flags: np.ndarray, keys: np.ndarray) -> np.ndarray:
     """Length of the run of True ending at each row (0 where False), per key."""
     index = np.arange(len(flags))
-    starts = np.r_[True, keys[1:] != keys[:-1]] if len(keys) else np.zeros(0, dtype=bool)
+    starts = run_starts(keys)
     marker = np.where(~flags, index, np.where(starts, index - 1, -1))
     return np.where(flags, index - np.maximum.accumulate(marker), 0)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from rules.arrays import group_shift, iso_days, judgeable, per, per_day, records, runs
+from rules.arrays import group_shift, iso_days, judgeable, per, per_day, records, run_starts, runs
 from rules.arrays import week_monday as _monday
 from rules.messages import PATIENT, THERAPIST, severity
 from rules.metrics import day_lookup
@@ -91,7 +91,7 @@ def overdoing(table, params, today) -> pd.DataFrame:
     # Rows are in patient, date order: each week's days are consecutive.
     monday = _monday(rows["local_date"]).to_numpy()
     pid = rows["patient_id"].to_numpy()
-    heads = np.flatnonzero(np.r_[True, (pid[1:] != pid[:-1]) | (monday[1:] != monday[:-1])])
+    heads = np.flatnonzero(run_starts(pid, monday))
     lasts = np.r_[heads[1:], len(rows)] - 1
     steps = rows["steps_counted"].to_numpy(np.int64)
     dates = rows["local_date"].to_numpy("datetime64[ns]")
@@ -198,7 +198,7 @@ def weekly(table, plan, params, exempt) -> pd.DataFrame:
     dates = table["local_date"].to_numpy("datetime64[D]")[rows]
     week_start = plan["week_start"].to_numpy("datetime64[D]")[plan_at]
     early = (dates - week_start).astype(np.int64) < per(params, prow, "nudge_day")
-    heads = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    heads = np.flatnonzero(run_starts(key))
 
     def total(values: np.ndarray) -> np.ndarray:
         return np.add.reduceat(values.astype(np.int64), heads)
@@ -328,7 +328,7 @@ def inactive_streak(table, params, exempt, today) -> pd.DataFrame:
     """Runs of inactive days; one episode per run, ongoing until a judged day breaks it."""
     inactive = inactive_days(table, params, exempt)
     pid = table["patient_id"].to_numpy()
-    change = np.r_[True, (inactive[1:] != inactive[:-1]) | (pid[1:] != pid[:-1])]
+    change = run_starts(inactive, pid)
     run = np.cumsum(change)
     frame = pd.DataFrame(
         {

@@ -15,12 +15,12 @@ from typer.testing import CliRunner
 from core.errors import NotFound, StridewiseError
 from core.schema import StepBatch, StepInterval
 from ingest.db import transaction
-from ingest.models import LinkedAccount, PainReport
+from ingest.models import LinkedAccount, PainReport, Patient
 from ingest.patients import add_patient, add_therapist
 from ingest.programme_models import Alert
 from ingest.store import write_batch
 from rules.enrolment import start_programme
-from rules.evaluate import evaluate
+from rules.evaluate import assess, evaluate
 from rules.reports import add_exempt, add_pain
 from stridewise.cli.main import app
 from stridewise.demo.stories import evaluate_stories, seed_stories, stories, story_alerts
@@ -284,3 +284,14 @@ def test_one_patients_failure_is_recorded_and_the_others_are_evaluated(factory, 
     assert [(a.patient_id, a.rule) for a in result.changes.new] == [("p1", "inactive_streak")]
     run = cli("evaluate")
     assert run.exit_code == 1 and "1 failed: p0" in run.output
+
+
+def test_patients_with_data_but_none_enrolled_are_evaluated(factory):
+    """With no programme start anywhere there is nothing to judge: the inactivity rule
+    got zero rows and crashed (a run start made for an empty array)."""
+    clinic(factory, start=None)
+    write_days(factory, days_until(TODAY, Day()))
+    with factory() as session:
+        result = assess(session, [session.get(Patient, "p1")], NOW)
+    assert not result.days.empty
+    assert set(result.findings["rule"]) <= {"no_sync", "disconnected", "low_completeness"}
