@@ -5,12 +5,12 @@ import os
 
 from alembic import context
 
-import ingest.access_models  # noqa: F401
-import ingest.ops_models  # noqa: F401
-import ingest.portal_models  # noqa: F401
+import ingest.access_models
+import ingest.delivery_models
+import ingest.job_models
+import ingest.ops_models
+import ingest.portal_models
 import ingest.programme_models  # noqa: F401
-import ingest.delivery_models  # noqa: F401
-import ingest.job_models  # noqa: F401
 from ingest.db import make_engine
 from ingest.models import Base
 
