@@ -1,7 +1,7 @@
 """Tables of therapists' access: passwords, browser sessions, sign-in attempts,
-API tokens, alert snoozes and the caseload summaries the dashboard reads. Secrets
-are never stored: passwords as argon2 hashes, session ids and API tokens as SHA-256
-digests."""
+password-reset links, API tokens, alert snoozes and the caseload summaries the
+dashboard reads. Secrets are never stored: passwords as argon2 hashes, session ids,
+reset links and API tokens as SHA-256 digests."""
 
 from __future__ import annotations
 
@@ -50,6 +50,35 @@ class LoginAttempt(Base):
     client: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(default=utcnow)
     succeeded: Mapped[bool] = mapped_column(Boolean)
+
+
+class PasswordResetRequest(Base):
+    """One "forgot my password" request, known address or not, for the rate limits
+    (counting every request, so a limit never tells whether an account exists)."""
+
+    __tablename__ = "password_reset_requests"
+    __table_args__ = (
+        Index("ix_password_reset_requests_client_at", "client", "at"),
+        Index("ix_password_reset_requests_email_at", "email", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))
+    client: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PasswordReset(Base):
+    """A one-time reset link: the email holds the token, the row its SHA-256 digest."""
+
+    __tablename__ = "password_resets"
+    __table_args__ = (Index("ix_password_resets_therapist", "therapist_id"),)
+
+    token_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    therapist_id: Mapped[str] = mapped_column(ForeignKey("therapists.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column()
 
 
 class ApiToken(Base):

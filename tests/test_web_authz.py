@@ -23,6 +23,10 @@ ROUTES = {
     ("GET", "/login"): "public",
     ("POST", "/login"): "public",
     ("POST", "/logout"): "public",  # ends only the caller's own session
+    ("GET", "/password-reset"): "public",
+    ("POST", "/password-reset"): "public",  # the same answer for every address
+    ("GET", "/password-reset/{token}"): "public",  # an emailed one-time link
+    ("POST", "/password-reset/{token}"): "public",
     ("GET", "/healthz"): "public",
     ("GET", "/metrics"): "public",
     ("GET", "/openapi.json"): "public",
