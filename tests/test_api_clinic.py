@@ -95,6 +95,10 @@ def test_patients_accounts_alerts_and_acknowledge(factory, client):
     assert done.status_code == 200 and done.json()["status"] == "acknowledged"
     with factory() as session:
         assert session.get(Alert, flare).status == "acknowledged"
+    # An id past 64 bits names no alert (it overflowed the driver: a 500, found by
+    # schemathesis).
+    huge = client.post(f"/api/v1/alerts/{2**64}/acknowledge", headers=headers)
+    assert huge.status_code == 404 and huge.json()["status"] == 404
     bad = client.get("/api/v1/alerts", params={"status": "sideways"}, headers=headers)
     assert bad.status_code == 422 and bad.json()["status"] == 422 and bad.json()["errors"]
 
@@ -139,6 +143,15 @@ def test_days_are_the_days_the_rules_see(factory, client):
     backwards = client.get("/api/v1/patients/P1/days", params={"from": "2026-03-04",
                            "to": "2026-03-02"}, headers=headers)  # fmt: skip
     assert backwards.status_code == 422
+    # A range past the patient's today (or over a year) is refused, not computed day by
+    # day: year 9999 would be millions of empty days.
+    for route in ("days", "fhir"):
+        future = client.get(f"/api/v1/patients/P1/{route}", params={"from": "9999-12-01",
+                            "to": "9999-12-31"}, headers=headers)  # fmt: skip
+        assert future.status_code == 422 and "today" in future.json()["detail"]
+        long = client.get(f"/api/v1/patients/P1/{route}", params={"from": "2024-01-01",
+                          "to": "2026-01-01"}, headers=headers)  # fmt: skip
+        assert long.status_code == 422 and "at most 366 days" in long.json()["detail"]
 
 
 # schemathesis over the whole API, against a database holding one patient and alert.

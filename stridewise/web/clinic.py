@@ -29,7 +29,13 @@ def owned_patient(session: Session, therapist: Therapist, patient_id: str) -> Pa
     return patient
 
 
+# Ids are 64-bit: a larger number names no alert (and would overflow the driver).
+MAX_ID = 2**63 - 1
+
+
 def owned_alert(session: Session, therapist: Therapist, alert_id: int) -> Alert:
+    if not 1 <= alert_id <= MAX_ID:
+        raise NotFound(f"no alert {alert_id}")
     found = session.execute(
         select(Alert)
         .join(Patient, Patient.id == Alert.patient_id)

@@ -12,7 +12,6 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from core.clock import local_today, utcnow
-from core.errors import StridewiseError
 from ingest.models import LinkedAccount, Patient
 from ingest.programme_models import Alert, ExemptDay
 from rules.alerts import alert_record
@@ -20,12 +19,12 @@ from rules.evaluate import assess
 from rules.messages import THERAPIST
 from rules.reports import add_pain
 from stridewise.cli.days_cmd import day_records
+from stridewise.web.api.ranges import checked_range
 from stridewise.web.caseload import caseload
 from stridewise.web.clinic import acknowledge, owned_alert, owned_patient
 from stridewise.web.deps import ApiTherapist, SessionDep
 
 router = APIRouter(tags=["clinic"])
-MAX_DAYS = 366
 
 
 class PatientOut(BaseModel):
@@ -130,12 +129,9 @@ def patient_days(
     last: Annotated[date | None, Query(alias="to", description="last local date")] = None,
 ) -> list[DayOut]:
     patient = owned_patient(session, therapist, patient_id)
-    last = last or local_today(utcnow(), patient.timezone)
-    first = first or last - timedelta(days=27)
-    if last < first:
-        raise StridewiseError("'to' is before 'from'")
-    if (last - first).days >= MAX_DAYS:
-        raise StridewiseError(f"ask for at most {MAX_DAYS} days at a time")
+    today = local_today(utcnow(), patient.timezone)
+    last = last or today
+    first, last = checked_range(first or last - timedelta(days=27), last, today)
     result = assess(session, [patient], utcnow(), last)
     if result.days.empty:
         return []

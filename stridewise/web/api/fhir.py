@@ -13,10 +13,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from core.clock import utcnow
-from core.errors import NotFound, StridewiseError
+from core.clock import local_today, utcnow
+from core.errors import NotFound
 from ingest.models import Patient
 from interop.export import patient_bundle
+from stridewise.web.api.ranges import checked_range
 from stridewise.web.deps import ApiTherapist, SessionDep, SettingsDep
 
 router = APIRouter()
@@ -40,7 +41,6 @@ def patient_fhir(
     patient = session.get(Patient, patient_id)
     if patient is None or patient.therapist_id != therapist.id:
         raise NotFound(f"no patient {patient_id!r}")
-    if last < first:
-        raise StridewiseError("'to' is before 'from'")
+    first, last = checked_range(first, last, local_today(utcnow(), patient.timezone))
     data = patient_bundle(session, patient_id, first, last, utcnow(), settings.source_priority)
     return JSONResponse(data, media_type=FHIR_JSON)
