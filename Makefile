@@ -31,4 +31,4 @@ bench: $(INSTALLED)
 	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) stridewise-demo.db* .stridewise-demo-key
+	rm -rf $(VENV) stridewise-demo.db* .stridewise-demo-key demo-out invitation-demo.png build node_modules
