@@ -77,3 +77,16 @@ def test_the_commands_the_containers_run_exist():
             assert found is not None, f"no command {name!r} in {invocation!r}"
             command = found
         command.make_context(command.name, args)  # raises on an unknown option
+
+
+def test_the_image_copies_every_shipped_package():
+    """``pip install -e .`` in the image finds every package the wheel ships."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    shipped = [p.rstrip("*") for p in project["tool"]["setuptools"]["packages"]["find"]["include"]]
+    copied = {
+        line.split()[1] for line in (ROOT / "Dockerfile").read_text().splitlines()
+        if line.startswith("COPY ")
+    }  # fmt: skip
+    assert set(shipped) <= copied, f"not copied into the image: {set(shipped) - copied}"
