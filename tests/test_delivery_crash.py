@@ -41,6 +41,17 @@ if go:  # start together with the other replica
         time.sleep(0.01)
 if mode == "crash":
     worker.record_sent = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
+if go:  # after its first claim, wait until the other replica has claimed too
+    claim, claims = worker.outbox.claim, []
+    def claim_then_meet(*args, **kwargs):
+        batch = claim(*args, **kwargs)
+        if batch and not claims:
+            pathlib.Path(go + ".claimed." + name).touch()
+            while len(list(pathlib.Path(go).parent.glob("go.claimed.*"))) < 2:
+                time.sleep(0.01)
+        claims.append(len(batch))
+        return batch
+    worker.outbox.claim = claim_then_meet
 factory = session_factory(make_engine(url))
 report = worker.deliver_once(factory, config_for(int(port)), name, datetime.fromisoformat(now))
 print(dict(report.outcomes))
@@ -121,7 +132,7 @@ def test_two_replicas_send_500_messages_each_once(pg_url, tmp_path):
             owners = Counter(session.scalars(select(OutboxMessage.lease_owner)))
         assert statuses == {"sent": 500}
         assert owners == {None: 500}
-        # Both replicas did part of the work.
+        # Both replicas did part of the work: each met the other after its first claim.
         assert all("'sent'" in out for out, _ in outputs), outputs
     finally:
         from conftest import _truncate_all
