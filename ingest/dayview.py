@@ -50,6 +50,8 @@ DEFAULT_SOURCE_PRIORITY = ("garmin/*", "google-health/*", "fitbit-export/*", "cs
 _MAX_OFFSET = timedelta(seconds=MAX_UTC_OFFSET_S)
 # Keeps each patient's timeline apart when all patients are merged at once.
 _PATIENT_SPAN_S = 1 << 34
+# Bound parameters per query stay well inside every backend's limit.
+_IDS_PER_QUERY = 1000
 
 
 def source_rank(provider: str, device: str, patterns: Sequence[str]) -> int:
@@ -161,6 +163,21 @@ def _preferred_totals(
     return best.drop_duplicates(["patient_id", "local_date"], keep="first")
 
 
+def interval_days(merged: pd.DataFrame) -> pd.DataFrame:
+    """Per patient and local date of the merged intervals: their steps and sources."""
+    keys = ["patient_id", "local_date"]
+    if merged.empty:
+        return pd.DataFrame(columns=[*keys, "interval_steps", "interval_source"])
+    return (
+        merged.groupby(keys, sort=False)["steps"]
+        .sum()
+        .rename("interval_steps")
+        .to_frame()
+        .join(_sources_by_contribution(merged).rename("interval_source"))
+        .reset_index()
+    )
+
+
 def combine_days(
     merged: pd.DataFrame,
     totals: pd.DataFrame,
@@ -168,19 +185,19 @@ def combine_days(
     default: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Per patient and local date: steps, where they came from, and on what basis."""
+    return combine_day_figures(interval_days(merged), totals, priorities, default)
+
+
+def combine_day_figures(
+    from_intervals: pd.DataFrame,
+    totals: pd.DataFrame,
+    priorities: Mapping[str, Sequence[str]] | None = None,
+    default: Sequence[str] = (),
+) -> pd.DataFrame:
+    """``combine_days`` from the per-day interval figures (``interval_days`` rows, which
+    may come from stored day summaries) rather than the intervals themselves."""
     priorities = priorities or {}
     keys = ["patient_id", "local_date"]
-    if merged.empty:
-        from_intervals = pd.DataFrame(columns=[*keys, "interval_steps", "interval_source"])
-    else:
-        from_intervals = (
-            merged.groupby(keys, sort=False)["steps"]
-            .sum()
-            .rename("interval_steps")
-            .to_frame()
-            .join(_sources_by_contribution(merged).rename("interval_source"))
-            .reset_index()
-        )
     best = _preferred_totals(totals, priorities, default)
     if best.empty:
         from_totals = pd.DataFrame(
@@ -275,6 +292,26 @@ def read_intervals(
     for column in ("utc_offset_s", "steps", "resolution_s"):
         frame[column] = frame[column].astype("int64")
     return frame
+
+
+def read_intervals_on(session: Session, wanted: pd.DataFrame) -> pd.DataFrame:
+    """Every stored interval of exactly the ``wanted`` (patient_id, local_date) days.
+
+    Patients are read in groups sharing their first and last wanted date, so a daily
+    run (everyone's last day or two) is a few range scans, not one query per day."""
+    if wanted.empty:
+        return read_intervals(session, [])
+    days = wanted[["patient_id", "local_date"]].drop_duplicates()
+    spans = days.groupby("patient_id")["local_date"].agg(["min", "max"])
+    parts = []
+    for (first, last), group in spans.groupby(["min", "max"]):
+        ids = list(group.index)
+        for lo in range(0, len(ids), _IDS_PER_QUERY):
+            chunk = ids[lo : lo + _IDS_PER_QUERY]
+            parts.append(read_intervals(session, chunk, first.date(), last.date()))
+    frame = pd.concat(parts, ignore_index=True)
+    keep = frame[["patient_id", "local_date"]].merge(days, how="left", indicator=True)
+    return frame[keep["_merge"].to_numpy() == "both"].reset_index(drop=True)
 
 
 def read_daily_totals(

@@ -136,7 +136,30 @@ class DaySummary(Base):
     intraday_minutes: Mapped[int] = mapped_column(Integer)
     implausible_minutes: Mapped[int] = mapped_column(Integer)
     implausible_steps: Mapped[int] = mapped_column(Integer)
+    # The day view's figures from the merged intervals, and the newest interval's end
+    # (any source), so that a daily run reads no interval of an unchanged day.
+    interval_steps: Mapped[int] = mapped_column(Integer)
+    interval_source: Mapped[str] = mapped_column(Text)
+    last_end_utc: Mapped[datetime] = mapped_column()
     computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SummaryBasis(Base):
+    """What a patient's day summaries were computed on: a digest of their settings,
+    source priority and zone, the first baseline day and the walking threshold
+    calibrated from it, and the last day the calibration saw (the baseline's end, or
+    the evaluated date while the baseline runs). A new digest, first day or last day
+    seen recomputes all their days."""
+
+    __tablename__ = "summary_bases"
+
+    patient_id: Mapped[str] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), primary_key=True
+    )
+    digest: Mapped[str] = mapped_column(String(64))
+    baseline_from: Mapped[date] = mapped_column(Date)
+    calibrated_through: Mapped[date] = mapped_column(Date)
+    threshold: Mapped[int] = mapped_column(Integer)
 
 
 class DirtyDay(Base):

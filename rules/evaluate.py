@@ -28,7 +28,7 @@ from rules import findings as rules
 from rules import summaries
 from rules.alerts import AlertChanges, apply_findings
 from rules.calibration import calibrated_cadence
-from rules.metrics import calendar_frame, day_metrics, interval_day_metrics
+from rules.metrics import calendar_frame, day_metrics
 from rules.pain import flare_days
 from rules.programme import run_programme
 from rules.programme_config import params_frame, patient_config
@@ -50,6 +50,8 @@ class Assessment:
     params: pd.DataFrame = field(default_factory=pd.DataFrame)
     # Day summaries computed in this run (``rules.summaries``).
     recomputed: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # With stored summaries: what was read (``rules.summaries.Plan``).
+    reads: summaries.Plan | None = None
 
 
 @dataclass
@@ -127,8 +129,9 @@ def assess(
     source_priority: Sequence[str] = dayview.DEFAULT_SOURCE_PRIORITY,
     cached: bool = False,
 ) -> Assessment:
-    """Load and run the rules for ``patients``; ``cached``: reuse the stored day summaries
-    and store what was recomputed (the caller commits)."""
+    """Load and run the rules for ``patients``; ``cached``: read only the intervals of
+    changed days, reuse the stored day summaries and store what was recomputed (the
+    caller commits)."""
     ids = [p.id for p in patients]
     by_id = {p.id: p for p in patients}
     clocks = {p.id: _clock(p, now, today) for p in patients}
@@ -136,6 +139,8 @@ def assess(
         {p.id: patient_config(p.programme, p.overrides) for p in patients},
         {p.id: "cadence_threshold" in (p.overrides or {}) for p in patients},
     )
+    if not patients:
+        return _nothing(params)
     starts = dict(
         session.execute(
             select(ProgrammeStart.patient_id, ProgrammeStart.start_date).where(
@@ -145,12 +150,21 @@ def assess(
     )
     accounts = list(session.scalars(select(LinkedAccount).where(LinkedAccount.patient_id.in_(ids))))
 
-    last = max((t for _, t in clocks.values()), default=None)
-    view = dayview.load(session, ids, None, last, source_priority)
-    raw, merged, totals, day_table = view.raw, view.merged, view.totals, view.days
+    last = max(t for _, t in clocks.values())
+    priorities = dayview.patient_priorities(session, ids)
+    totals = dayview.read_daily_totals(session, ids, None, last)
+    stored = plan = None
+    if cached:
+        stored = summaries.load(session, ids, last)
+        data_days = stored.data_days()
+    else:
+        raw = _read_all(session, ids, last)
+        merged = dayview.merge_sources(raw, priorities, source_priority)
+        data_days = merged[["patient_id", "local_date"]]
+    known = pd.concat([data_days, totals[["patient_id", "local_date"]]], ignore_index=True)
+    first_data = known.groupby("patient_id")["local_date"].min()
 
-    first_data = day_table.groupby("patient_id")["local_date"].min()
-    calendar_rows, sync_rows = [], []
+    calendar_rows = []
     for pid in ids:
         zone = _zone(by_id[pid])
         own = [a for a in accounts if a.patient_id == pid]
@@ -170,14 +184,31 @@ def assess(
         calendar_rows.append(
             (pid, first, clocks[pid][1], _local_date(synced, zone) if own else None, start)
         )
-        if own:
-            sync_rows.append(_sync_state(pid, own, raw, totals, zone, linked, clocks[pid][0]))
     if not calendar_rows:
-        empty = pd.DataFrame(columns=rules.FINDING_COLUMNS)
-        return Assessment(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), empty, {}, {}, params)
+        return _nothing(params)
     calendar = calendar_frame(*map(list, zip(*calendar_rows, strict=True)))
     params = params.loc[calendar.index]
+    if stored is not None:
+        zones = {p.id: p.timezone for p in patients}
+        digest = summaries.digests(params, priorities, source_priority, zones)
+        plan = summaries.plan(stored, digest, calendar["first_date"], params, last)
+        raw = pd.concat(
+            [_read_all(session, plan.full, last), dayview.read_intervals_on(session, plan.reread)],
+            ignore_index=True,
+        )
+        merged = dayview.merge_sources(raw, priorities, source_priority)
+    day_table = dayview.combine_day_figures(
+        summaries.figures(plan, merged), totals, priorities, source_priority
+    )
 
+    newest = _newest_interval_ends(raw, plan, clocks)
+    sync_rows = []
+    for pid in calendar.index:
+        own = [a for a in accounts if a.patient_id == pid]
+        if own:
+            sync_rows.append(
+                _sync_state(pid, own, newest.get(pid), totals, _zone(by_id[pid]), clocks[pid][0])
+            )
     overrides = pd.DataFrame(
         session.execute(
             select(LevelOverride.patient_id, LevelOverride.week_start, LevelOverride.level).where(
@@ -193,7 +224,6 @@ def assess(
         columns=["patient_id", "local_date"],
     )
     sync = pd.DataFrame(sync_rows, columns=SYNC_COLUMNS)
-    cache = summaries.load(session, list(calendar.index)) if cached else None
     result = run_rules(
         merged,
         day_table,
@@ -203,11 +233,51 @@ def assess(
         exempt,
         overrides,
         sync,
-        cache,
+        plan,
     )
-    if cached:
-        summaries.save(session, result.recomputed, cache[1], last)
+    if stored is not None:
+        plan.bases = pd.DataFrame(
+            {
+                "digest": digest.reindex(plan.full),
+                "baseline_from": calendar["first_date"].reindex(plan.full),
+                "calibrated_through": summaries.calibrated_through(
+                    calendar["first_date"], params, last
+                ).reindex(plan.full),
+                "threshold": result.params["cadence_threshold"].reindex(plan.full),
+            }
+        )
+        summaries.save(session, plan, stored, result.recomputed, merged, raw)
+        result.reads = plan
     return result
+
+
+def _nothing(params: pd.DataFrame) -> Assessment:
+    empty = pd.DataFrame(columns=rules.FINDING_COLUMNS)
+    return Assessment(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), empty, {}, {}, params)
+
+
+def _read_all(session: Session, ids: Sequence[str], last: date) -> pd.DataFrame:
+    """Every interval of ``ids`` up to ``last``, a thousand patients per query."""
+    parts = [
+        dayview.read_intervals(session, ids[lo : lo + 1000], None, last)
+        for lo in range(0, len(ids), 1000)
+    ]
+    return pd.concat(parts, ignore_index=True) if parts else dayview.read_intervals(session, [])
+
+
+def _newest_interval_ends(raw: pd.DataFrame, plan, clocks) -> dict[str, pd.Timestamp]:
+    """Per patient: the end of their newest interval (any source) not after their
+    evaluation instant, from the intervals read and the stored summaries' days."""
+    ends = [raw[["patient_id", "end_utc"]]]
+    if plan is not None and not plan.kept.empty:
+        ends.append(plan.kept[["patient_id", "last_end_utc"]].set_axis(ends[0].columns, axis=1))
+    frame = pd.concat(ends, ignore_index=True)
+    if frame.empty:
+        return {}
+    limit = pd.Series({pid: pd.Timestamp(c[0]) for pid, c in clocks.items()})
+    at = pd.DatetimeIndex(limit.reindex(frame["patient_id"]).to_numpy()).tz_convert(UTC)
+    frame = frame[frame["end_utc"].to_numpy() <= at.to_numpy()]
+    return frame.groupby("patient_id")["end_utc"].max().to_dict()
 
 
 log = structlog.get_logger("stridewise.rules")
@@ -232,24 +302,22 @@ def run_rules(
     exempt: pd.DataFrame,
     overrides: pd.DataFrame,
     sync: pd.DataFrame,
-    cache: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+    plan: summaries.Plan | None = None,
 ) -> Assessment:
     """The whole rules pipeline on frames, no database: metrics, programme, findings.
-    ``cache``: stored day summaries and dirty days (``rules.summaries``): only the
-    days they do not cover are recomputed.
+    ``plan`` (``rules.summaries``): ``merged`` holds only the days read; the others'
+    metrics and the thresholds of patients not read in full come from storage.
 
     ``merged``/``day_table``: the day view's merged intervals and days;
     ``calendar``: ``rules.metrics.calendar_frame``; ``pain``: (patient_id,
     local_time, score); ``exempt``: (patient_id, local_date); ``overrides``:
     (patient_id, week_start, level); ``sync``: ``SYNC_COLUMNS`` rows.
     """
-    params = params.assign(
-        cadence_threshold=calibrated_cadence(merged, params, calendar["first_date"])
-    )
-    if cache is None:
-        metrics = recomputed = interval_day_metrics(merged, params)
-    else:
-        metrics, recomputed = summaries.cached_metrics(merged, params, *cache)
+    threshold = calibrated_cadence(merged, params, calendar["first_date"])
+    if plan is not None:
+        threshold = plan.thresholds.reindex(threshold.index).fillna(threshold).astype("int64")
+    params = params.assign(cadence_threshold=threshold)
+    metrics, recomputed = summaries.day_metrics_with(plan, merged, params)
     table = day_metrics(day_table, metrics, params, calendar)
     # Pain from patients with no programme days (no data, no link) has nothing to hold.
     flares = flare_days(pain[pain["patient_id"].isin(calendar.index)], params)
@@ -273,9 +341,8 @@ def run_rules(
     return Assessment(days, plan, base, found, today, settled_through, params, recomputed)
 
 
-def _sync_state(pid, own, raw, totals, zone, linked, now) -> tuple:
-    mine = raw[raw["patient_id"] == pid]
-    newest = mine.loc[mine["end_utc"] <= now, "end_utc"].max() if not mine.empty else None
+def _sync_state(pid, own, newest, totals, zone, now) -> tuple:
+    linked = min(a.created_at for a in own)
     kept = totals[(totals["patient_id"] == pid) & (totals["steps"] > 0)]
     if not kept.empty:
         latest = kept["local_date"].max().date()
