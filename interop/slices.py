@@ -90,7 +90,7 @@ def load_slices(
     if not patients:
         return []
     ids = [p.id for p in patients]
-    result = assess(session, list(patients), now, None, source_priority)
+    result = assess(session, list(patients), now, None, source_priority, cached=True)
     days = _by_patient(result.days, DAY_FIELDS) if not result.days.empty else {}
     plans = _by_patient(result.plan, PLAN_FIELDS) if not result.plan.empty else {}
     devices = _devices(session, ids)

@@ -29,6 +29,8 @@ def _matplotlib():
     matplotlib.use("Agg")
     matplotlib.rcParams.update(STYLE)
     return matplotlib
+
+
 # Colour-blind safe (Okabe-Ito); low wear and missing also differ by pattern.
 VALID, LOW, TARGET = "#0072B2", "#56B4E9", "#D55E00"
 

@@ -140,7 +140,9 @@ def build_weekly(
     )
     # Judge the week as of the Monday after it (or now, for the running week).
     over = now.astimezone(UTC).date() > sunday + timedelta(days=1)
-    result = assess(session, patients, now, sunday + timedelta(days=1) if over else None)
+    result = assess(
+        session, patients, now, sunday + timedelta(days=1) if over else None, cached=True
+    )
     weeks = [
         _patient_week(session, p, result.days, result.plan, monday, now, retracted_ids)
         for p in patients

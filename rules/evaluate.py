@@ -103,7 +103,8 @@ def findings_for(
 
 def day_findings(days, plan, params, exempt, today, start) -> list[pd.DataFrame]:
     since = start.reindex(days["patient_id"]).to_numpy("datetime64[ns]")
-    judged = days[days["local_date"].to_numpy("datetime64[ns]") >= since]
+    enrolled = days["local_date"].to_numpy("datetime64[ns]") >= since
+    judged = days if enrolled.all() else days[enrolled]  # no copy of a large table
     quality = [
         rules.low_completeness(days, params, today),
         rules.implausible_data(days, params, today),
@@ -128,10 +129,11 @@ def assess(
     today: date | None = None,
     source_priority: Sequence[str] = dayview.DEFAULT_SOURCE_PRIORITY,
     cached: bool = False,
+    save: bool = False,
 ) -> Assessment:
     """Load and run the rules for ``patients``; ``cached``: read only the intervals of
-    changed days, reuse the stored day summaries and store what was recomputed (the
-    caller commits)."""
+    changed days and reuse the stored day summaries; ``save``: and store what was
+    recomputed (the caller commits)."""
     ids = [p.id for p in patients]
     by_id = {p.id: p for p in patients}
     clocks = {p.id: _clock(p, now, today) for p in patients}
@@ -235,7 +237,7 @@ def assess(
         sync,
         plan,
     )
-    if stored is not None:
+    if stored is not None and save:
         plan.bases = pd.DataFrame(
             {
                 "digest": digest.reindex(plan.full),
@@ -247,7 +249,7 @@ def assess(
             }
         )
         summaries.save(session, plan, stored, result.recomputed, merged, raw)
-        result.reads = plan
+    result.reads = plan
     return result
 
 
@@ -325,6 +327,7 @@ def run_rules(
         until = calendar["today"].reindex(flares["patient_id"]).to_numpy()
         flares = flares[flares["local_date"].to_numpy() <= until]
     days, plan, base = run_programme(table, params, calendar["first_date"], flares, overrides)
+    del table  # ``days`` extends it; two copies of a large day table would double the peak
     exempt = exempt.assign(local_date=pd.to_datetime(exempt["local_date"]).astype("datetime64[ns]"))
     sync = sync.set_index("patient_id")
     sync["last_data_at"] = pd.to_datetime(sync["last_data_at"], utc=True)
@@ -433,7 +436,7 @@ def _evaluate_batch(factory, ids, now, today, source_priority) -> AlertChanges:
     with transaction(factory) as session:
         patients = list(session.scalars(select(Patient).where(Patient.id.in_(ids))))
         patients.sort(key=lambda p: p.id)
-        result = assess(session, patients, now, today, source_priority, cached=True)
+        result = assess(session, patients, now, today, source_priority, cached=True, save=True)
         return apply_findings(session, result.findings, result.today, result.settled_through, now)
 
 

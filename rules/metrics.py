@@ -164,7 +164,10 @@ def day_metrics(
     offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
     table = pd.DataFrame(
         {
-            "patient_id": np.repeat(calendar.index.to_numpy(), counts),
+            # Categorical: a day table holds a patient's id once per day (memory).
+            "patient_id": pd.Categorical.from_codes(
+                np.repeat(np.arange(len(calendar)), counts), categories=calendar.index
+            ),
             "local_date": (np.repeat(first, counts) + offsets).astype("datetime64[ns]"),
         }
     )

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date
 
 import pandas as pd
 import typer
@@ -19,6 +18,7 @@ from ingest.patients import get_patient
 from ingest.programme_models import ExemptDay
 from rules.evaluate import assess
 from stridewise.cli.common import console, open_db, parse_date
+from stridewise.day_records import day_records
 
 FIELDS = [
     "date",
@@ -31,31 +31,6 @@ FIELDS = [
     "threshold_spm",
     "flags",
 ]
-
-
-def day_records(days: pd.DataFrame, threshold: int, exempt: set[date]) -> list[dict]:
-    """One record per day: the status (exempt wins over the wear status), figures only
-    where the watch was worn, and the flags the rules raised on it."""
-    out = []
-    for d in days.itertuples(index=False):
-        day = d.local_date.date()
-        status = "exempt" if day in exempt else str(d.status).replace("_", "-")
-        worn = d.wear_status != "missing"
-        flags = [f for f, on in (("overdoing", d.overdoing), ("implausible", d.implausible)) if on]
-        out.append(
-            {
-                "date": day.isoformat(),
-                "status": status,
-                "wear_hours": int(d.wear_hours) if d.has_intraday else None,
-                "steps": int(d.steps) if worn else None,
-                "source": str(d.source) or None,
-                "walking_minutes": int(d.walking_minutes) if d.has_intraday else None,
-                "bouts": int(d.bouts) if d.has_intraday else None,
-                "threshold_spm": threshold,
-                "flags": flags,
-            }
-        )
-    return out
 
 
 def days_cmd(
@@ -76,7 +51,7 @@ def days_cmd(
     if end < start:
         raise StridewiseError(f"--to {end} is before --from {start}")
     with open_db()() as session:
-        result = assess(session, [get_patient(session, patient)], utcnow(), end)
+        result = assess(session, [get_patient(session, patient)], utcnow(), end, cached=True)
         exempt = set(
             session.scalars(select(ExemptDay.local_date).where(ExemptDay.patient_id == patient))
         )

@@ -145,7 +145,7 @@ def _current_plan(session, patient_id: str, today: date | None = None):
         raise StridewiseError(
             f"{patient_id} is not enrolled: stridewise plan start --patient {patient_id} --date D"
         )
-    result = assess(session, [patient], utcnow(), today)
+    result = assess(session, [patient], utcnow(), today, cached=True)
     if result.plan.empty and result.days.empty:
         raise StridewiseError(f"no step data or linked account for {patient_id} yet")
     return result

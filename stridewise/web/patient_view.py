@@ -72,7 +72,7 @@ def _chart(days: pd.DataFrame, plan: pd.DataFrame, today: date, exempt: set[date
 
 
 def patient_view(session: Session, patient: Patient, now: datetime) -> PatientView:
-    result = assess(session, [patient], now)
+    result = assess(session, [patient], now, cached=True)
     figures = store_summaries(session, [patient], result, now)[patient.id]
     today = result.today.get(patient.id) or local_today(now, patient.timezone)
     exempt = exempt_dates(session, [patient.id])[patient.id]

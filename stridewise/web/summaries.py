@@ -108,7 +108,7 @@ def refresh(factory: sessionmaker[Session], patient_ids: list[str], now: datetim
     with transaction(factory) as session:
         patients = list(session.scalars(select(Patient).where(Patient.id.in_(patient_ids))))
         if patients:
-            store_summaries(session, patients, assess(session, patients, now), now)
+            store_summaries(session, patients, assess(session, patients, now, cached=True), now)
 
 
 def stale_patients(session: Session, now: datetime, max_age: timedelta) -> list[str]:

@@ -18,7 +18,7 @@ from rules.alerts import alert_record
 from rules.evaluate import assess
 from rules.messages import THERAPIST
 from rules.reports import add_pain
-from stridewise.cli.days_cmd import day_records
+from stridewise.day_records import day_records
 from stridewise.web.api.ranges import checked_range
 from stridewise.web.caseload import caseload
 from stridewise.web.clinic import acknowledge, owned_alert, owned_patient
@@ -132,7 +132,7 @@ def patient_days(
     today = local_today(utcnow(), patient.timezone)
     last = last or today
     first, last = checked_range(first or last - timedelta(days=27), last, today)
-    result = assess(session, [patient], utcnow(), last)
+    result = assess(session, [patient], utcnow(), last, cached=True)
     if result.days.empty:
         return []
     days = result.days
