@@ -7,7 +7,8 @@ take the same row; on SQLite the statement runs under the database's single
 write lock, which serialises claimers. A lease is also a fence: every later
 write of the sync checks ``lease_owner`` still names this worker, so a worker
 that stalled past its expiry cannot overwrite the one that took over. A worker
-that dies simply lets its leases run out; the accounts are then due again.
+that dies simply lets its leases run out; the accounts are then due again, and
+the run it left ``running`` is closed as ``abandoned`` by :func:`close_abandoned`.
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, literal_column, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from ingest.models import DailyTotalRow, LinkedAccount, LinkStatus, Patient
+from ingest.models import DailyTotalRow, LinkedAccount, LinkStatus, Patient, SyncRun
+
+ABANDONED = "abandoned"
+LEASE_EXPIRED = "lease_expired"
 
 
 class LeaseLost(Exception):
@@ -178,3 +182,39 @@ def release(factory: sessionmaker[Session], account_ids: Iterable[int], worker: 
             .values(lease_owner=None, lease_expires=None)
             .execution_options(synchronize_session=False)
         )
+
+
+def close_abandoned(factory: sessionmaker[Session], now: datetime) -> int:
+    """Close as ``abandoned`` every ``running`` run whose worker no longer holds the
+    account's lease at ``now`` (it died, or lost the database, or stalled past its
+    lease); returns how many. A stalled worker that still finishes overwrites the
+    mark with its real outcome, and one whose lease was taken cannot (fencing).
+    Run once per cycle by every replica: one statement over the partial index of
+    running runs; on PostgreSQL rows another sweeper holds are skipped, not waited for."""
+    held = (
+        select(LinkedAccount.id)
+        .where(
+            LinkedAccount.id == SyncRun.account_id,
+            LinkedAccount.lease_owner == SyncRun.worker,
+            LinkedAccount.lease_expires > now,
+        )
+        .exists()
+    )
+    with factory() as session, session.begin():
+        # The literal (not a parameter) lets a cached generic plan use the partial index.
+        running = SyncRun.outcome == literal_column("'running'")
+        dead = select(SyncRun.id).where(running, ~held)
+        if session.get_bind().dialect.name == "postgresql":
+            dead = dead.with_for_update(skip_locked=True, of=SyncRun)
+        result = session.execute(
+            update(SyncRun)
+            .where(SyncRun.id.in_(dead.scalar_subquery()))
+            .values(
+                outcome=ABANDONED,
+                finished_at=now,
+                error_kind=LEASE_EXPIRED,
+                error="the worker stopped before finishing; its lease ran out",
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount

@@ -4,7 +4,10 @@ Crash safety comes from ordering: each local day's rows are written in their
 own transaction together with the cursor (``synced_through``) that covers
 them, so the cursor is never ahead of committed data, and re-writing a day is
 harmless (the write path is idempotent). A crash at any point leaves at most
-the unfinished days to repeat once the lease runs out.
+the unfinished days to repeat once the lease runs out. The run is recorded as
+``running`` before the provider is asked (one fenced statement), and the last
+transaction turns that row into the outcome, so a crashed sync stays visible
+until the sweep closes it as ``abandoned``.
 
 This module owns what errors mean for an account (see :mod:`.backoff`); it
 logs when an account starts failing and when it recovers, not on every poll.
@@ -20,13 +23,15 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 import structlog
-from sqlalchemy import case, literal
+from sqlalchemy import Date, case, insert, literal, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import utcnow
 from core.errors import AuthRevoked, ProviderError, RateLimited
 from core.schema import StepBatch
 from core.source import AccountRef, DateWindow, FetchResult, StepSource
+from ingest.db import database_unavailable
 from ingest.models import LinkedAccount, LinkStatus, SyncRun, UTCDateTime
 from ingest.store import WriteReport, write_batch
 from ingest.sync.backoff import BackoffPolicy, next_poll, next_retry
@@ -36,6 +41,7 @@ from ingest.sync.window import WindowPolicy, sync_window
 log = structlog.get_logger("stridewise.sync")
 
 INTERNAL = "internal"
+DATABASE = "database"  # the database could not be reached mid-sync
 LEASE_LOST = "lease_lost"
 _MAX_ERROR_CHARS = 500
 
@@ -84,6 +90,7 @@ class SyncResult:
     api_calls: int = 0
     seconds: float = 0.0
     started_at: datetime | None = None
+    run_id: int | None = None  # the SyncRun row, once recorded as running
 
 
 def day_batches(batch: StepBatch) -> list[tuple[date, StepBatch]]:
@@ -125,6 +132,7 @@ def sync_account(
             account.external_user_id,
             account.timezone,
         )
+        result.run_id = _start_run(ctx, account, result)
         fetched = source.fetch(ref, result.window)
         result.api_calls = fetched.api_calls
         _write_days(ctx, account, result, fetched, clock_start)
@@ -136,9 +144,34 @@ def sync_account(
     except Exception as err:  # the engine's boundary: one bad account never stops the rest
         # No traceback in the log: database errors quote their parameters (health
         # data). The message is kept on the run record (SyncRun.error) instead.
-        log.error("sync.internal_error", account_id=account.id, error_type=type(err).__name__)
+        if database_unavailable(err):
+            log.warning("sync.database_unavailable", account_id=account.id,
+                        error_type=type(err).__name__)  # fmt: skip
+        else:
+            log.error("sync.internal_error", account_id=account.id, error_type=type(err).__name__)
         _record_failure(ctx, account, result, err, clock_start)
     return result
+
+
+def _start_run(ctx: SyncContext, account: ClaimedAccount, result: SyncResult) -> int:
+    """Record the run as ``running`` in its own commit and return its id. Fenced like
+    every write of the sync (INSERT ... SELECT from the account row while this
+    worker leases it), so a sync whose lease ran out while it was queued stops here,
+    before it asks the provider."""
+    window = result.window
+    leased = select(
+        LinkedAccount.id,
+        literal(window.first, Date()),
+        literal(window.last, Date()),
+        literal(result.started_at, UTCDateTime()),
+        literal(ctx.worker),
+    ).where(LinkedAccount.id == account.id, LinkedAccount.lease_owner == ctx.worker)
+    columns = ["account_id", "window_start", "window_end", "started_at", "worker"]
+    with ctx.factory() as session, session.begin():
+        run_id = session.scalar(insert(SyncRun).from_select(columns, leased).returning(SyncRun.id))
+    if run_id is None:
+        raise LeaseLost(f"account {account.id} is no longer leased to {ctx.worker}")
+    return run_id
 
 
 def _policy_for(policy: WindowPolicy, source: StepSource) -> WindowPolicy:
@@ -199,7 +232,10 @@ def _record_failure(
     err: Exception,
     clock_start: float,
 ) -> None:
-    kind = err.kind if isinstance(err, ProviderError) else INTERNAL
+    if isinstance(err, ProviderError):
+        kind = err.kind
+    else:
+        kind = DATABASE if database_unavailable(err) else INTERNAL
     result.outcome, result.error_kind = "failed", kind
     message = f"{type(err).__name__}: {err}"
     retry_after = err.retry_after if isinstance(err, RateLimited) else None
@@ -208,6 +244,11 @@ def _record_failure(
             _finish(session, ctx, account, result, clock_start, message, retry_after=retry_after)
     except LeaseLost:
         result.outcome, result.error_kind = "lease_lost", LEASE_LOST
+        return
+    except SQLAlchemyError as db_err:
+        # Nothing more to do without the database: the run stays ``running`` and
+        # the lease runs out, after which the sweep marks it abandoned.
+        log.warning("sync.unrecorded", account_id=account.id, error_type=type(db_err).__name__)
         return
     if isinstance(err, AuthRevoked):
         log.warning("sync.auth_revoked", account_id=account.id, provider=account.provider)
@@ -227,27 +268,28 @@ def _finish(
     cursor: date | None = None,
     retry_after: float | None = None,
 ) -> None:
-    """Record the run and the account's new state, and free the lease, in one go."""
+    """Record the run's outcome and the account's new state, and free the lease, in one go."""
     now = ctx.clock()
     result.seconds = time.perf_counter() - clock_start
     window = result.window or DateWindow(now.date(), now.date())
-    session.add(
-        SyncRun(
-            account_id=account.id,
-            window_start=window.first,
-            window_end=window.last,
-            started_at=result.started_at,
-            finished_at=now,
-            outcome=result.outcome,
-            error_kind=result.error_kind,
-            error=error[:_MAX_ERROR_CHARS] if error else None,
-            intervals_written=result.intervals_written,
-            totals_written=result.totals_written,
-            rejected=result.rejected,
-            api_calls=result.api_calls,
-            worker=ctx.worker,
-        )
-    )
+    run = {
+        "window_start": window.first,
+        "window_end": window.last,
+        "started_at": result.started_at,
+        "finished_at": now,
+        "outcome": result.outcome,
+        "error_kind": result.error_kind,
+        "error": error[:_MAX_ERROR_CHARS] if error else None,
+        "intervals_written": result.intervals_written,
+        "totals_written": result.totals_written,
+        "rejected": result.rejected,
+        "api_calls": result.api_calls,
+        "worker": ctx.worker,
+    }
+    if result.run_id is None:  # failed before the run was recorded as running
+        session.add(SyncRun(account_id=account.id, **run))
+    else:  # the fence below rolls this back should the lease have been taken
+        session.execute(update(SyncRun).where(SyncRun.id == result.run_id).values(**run))
     values: dict = {"lease_owner": None, "lease_expires": None, "updated_at": now}
     if result.outcome in ("success", "partial"):
         values |= {
