@@ -196,8 +196,8 @@ class DailyTotalRow(Base):
 
 
 class SyncRun(Base):
-    """One sync of one account. Written as ``running`` when the sync starts, so a
-    worker that dies leaves a visible trace; the sweep (``ingest.sync.claims``)
+    """One sync of one account. Written as ``running`` when the account is claimed,
+    so a worker that dies leaves a visible trace; the sweep (``ingest.sync.claims``)
     closes such a run as ``abandoned`` once its worker no longer holds the lease."""
 
     __tablename__ = "sync_runs"
@@ -214,8 +214,9 @@ class SyncRun(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("linked_accounts.id", ondelete="CASCADE"))
-    window_start: Mapped[date] = mapped_column(Date)
-    window_end: Mapped[date] = mapped_column(Date)
+    # Unknown (NULL) while running: the sync computes it once it starts.
+    window_start: Mapped[date | None] = mapped_column(Date)
+    window_end: Mapped[date | None] = mapped_column(Date)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column()
     # running / success / partial / failed / abandoned

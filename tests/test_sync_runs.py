@@ -12,7 +12,7 @@ from sync_support import WalkerSource, overlapping_runs, seed_accounts, stored_m
 from test_cli import invoker
 from test_sync_engine import Clock, account, context, runs
 
-from ingest.sync.claims import claim_due, close_abandoned
+from ingest.sync.claims import claim_due, close_abandoned, release
 from ingest.sync.engine import sync_account
 from ingest.sync.runner import run_with
 from stridewise.settings import Settings
@@ -78,22 +78,38 @@ def test_a_stalled_worker_whose_account_was_taken_leaves_the_mark(factory, ciphe
 
     [result] = run_with(context(factory, Stalling(taken_over), clock), 1).results
     assert (result.outcome, result.error_kind) == ("lease_lost", "lease_lost")
-    [run] = runs(factory, account_id)
-    assert (run.outcome, run.worker, run.finished_at) == ("abandoned", "w1", later)
+    mine, theirs = runs(factory, account_id)
+    assert (mine.outcome, mine.worker, mine.finished_at) == ("abandoned", "w1", later)
+    assert (theirs.outcome, theirs.worker) == ("running", "w2")  # w2's claim's run
     assert account(factory, account_id).lease_owner == "w2"
     with factory() as session:
         assert stored_minutes(session, "P00000") == []
 
 
-def test_a_sync_whose_lease_was_taken_while_queued_stops_before_the_provider(factory, cipher):
+def test_a_claim_records_the_run_and_giving_the_claim_back_removes_it(factory, cipher):
+    [account_id] = seed_accounts(factory, cipher, 1)
+    clock = Clock()
+    [claimed] = claim_due(factory, "w1", clock.now, 1, 60)
+    [run] = runs(factory, account_id)
+    assert (run.id, run.outcome, run.worker, run.started_at) == (
+        claimed.run_id, "running", "w1", clock.now)  # fmt: skip
+    assert run.window_start is None and run.finished_at is None  # known once it runs
+    release(factory, [account_id], "w1")
+    assert runs(factory, account_id) == [] and account(factory, account_id).lease_owner is None
+
+
+def test_a_queued_claim_whose_lease_was_taken_writes_nothing(factory, cipher):
     [account_id] = seed_accounts(factory, cipher, 1)
     clock = Clock()
     [stale] = claim_due(factory, "w1", clock.now, 1, 60)
-    claim_due(factory, "w2", clock.now + 2 * LEASE, 1, 60)
-    source = WalkerSource()
-    result = sync_account(context(factory, source, clock), stale)
-    assert (result.outcome, result.run_id) == ("lease_lost", None)
-    assert source.fetches == [] and runs(factory, account_id) == []
+    [taken] = claim_due(factory, "w2", clock.now + 2 * LEASE, 1, 60)
+    assert close_abandoned(factory, clock.now + 2 * LEASE) == 1
+    result = sync_account(context(factory, WalkerSource(), clock), stale)
+    assert (result.outcome, result.run_id) == ("lease_lost", stale.run_id)
+    outcomes = {r.id: (r.outcome, r.worker) for r in runs(factory, account_id)}
+    assert outcomes == {stale.run_id: ("abandoned", "w1"), taken.run_id: ("running", "w2")}
+    with factory() as session:
+        assert stored_minutes(session, "P00000") == []
 
 
 def test_the_sweep_closes_only_runs_whose_worker_lost_the_lease(factory, cipher):

@@ -8,7 +8,8 @@ write lock, which serialises claimers. A lease is also a fence: every later
 write of the sync checks ``lease_owner`` still names this worker, so a worker
 that stalled past its expiry cannot overwrite the one that took over. A worker
 that dies simply lets its leases run out; the accounts are then due again, and
-the run it left ``running`` is closed as ``abandoned`` by :func:`close_abandoned`.
+the runs its claims recorded as ``running`` are closed as ``abandoned`` by
+:func:`close_abandoned`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, literal_column, or_, select, update
+from sqlalchemy import delete, func, insert, literal_column, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ingest.models import DailyTotalRow, LinkedAccount, LinkStatus, Patient, SyncRun
@@ -44,6 +45,8 @@ class ClaimedAccount:
     consecutive_failures: int
     # next_sync_due as claimed: a different value at the end means a push came in.
     due_at_claim: datetime | None
+    # The run recorded as ``running`` with the claim; its outcome replaces it.
+    run_id: int | None = None
 
 
 def _claimable(now: datetime, patient_id: str | None, force: bool):
@@ -87,7 +90,10 @@ def claim_due(
     """Lease up to ``limit`` due accounts (longest overdue first) to ``worker``.
 
     ``force`` claims active accounts whether due or not (an operator's explicit
-    sync); leased accounts are never taken before their lease runs out.
+    sync); leased accounts are never taken before their lease runs out. Each
+    claimed account's run is recorded as ``running`` in the same transaction (one
+    multi-row INSERT per batch, not a statement per sync), so a worker that dies
+    from here on leaves it visible; its window is known when it finishes.
     """
     with factory() as session, session.begin():
         candidates = (
@@ -108,8 +114,14 @@ def claim_due(
         if not claimed:
             return []
         due_at_claim = dict(claimed)
+        runs = dict(
+            session.execute(
+                insert(SyncRun).returning(SyncRun.account_id, SyncRun.id),
+                [{"account_id": i, "started_at": now, "worker": worker} for i in due_at_claim],
+            ).all()
+        )
         return [
-            ClaimedAccount(*row, due_at_claim=due_at_claim[row[0]])
+            ClaimedAccount(*row, due_at_claim=due_at_claim[row[0]], run_id=runs[row[0]])
             for row in session.execute(_details(due_at_claim))
         ]
 
@@ -171,7 +183,8 @@ def fenced(session: Session, account_id: int, worker: str, values: dict) -> None
 
 
 def release(factory: sessionmaker[Session], account_ids: Iterable[int], worker: str) -> None:
-    """Give back leases this worker took but will not use."""
+    """Give back leases this worker took but will not use, and the runs their claim
+    recorded (never started, so nothing to keep)."""
     ids = list(account_ids)
     if not ids:
         return
@@ -180,6 +193,11 @@ def release(factory: sessionmaker[Session], account_ids: Iterable[int], worker: 
             update(LinkedAccount)
             .where(LinkedAccount.id.in_(ids), LinkedAccount.lease_owner == worker)
             .values(lease_owner=None, lease_expires=None)
+            .execution_options(synchronize_session=False)
+        )
+        session.execute(
+            delete(SyncRun)
+            .where(SyncRun.account_id.in_(ids), SyncRun.worker == worker, _running())
             .execution_options(synchronize_session=False)
         )
 
@@ -201,9 +219,7 @@ def close_abandoned(factory: sessionmaker[Session], now: datetime) -> int:
         .exists()
     )
     with factory() as session, session.begin():
-        # The literal (not a parameter) lets a cached generic plan use the partial index.
-        running = SyncRun.outcome == literal_column("'running'")
-        dead = select(SyncRun.id).where(running, ~held)
+        dead = select(SyncRun.id).where(_running(), ~held)
         if session.get_bind().dialect.name == "postgresql":
             dead = dead.with_for_update(skip_locked=True, of=SyncRun)
         result = session.execute(
@@ -218,3 +234,8 @@ def close_abandoned(factory: sessionmaker[Session], now: datetime) -> int:
             .execution_options(synchronize_session=False)
         )
         return result.rowcount
+
+
+def _running():
+    # A literal, not a parameter: a cached generic plan can use the partial index.
+    return SyncRun.outcome == literal_column("'running'")

@@ -4,10 +4,9 @@ Crash safety comes from ordering: each local day's rows are written in their
 own transaction together with the cursor (``synced_through``) that covers
 them, so the cursor is never ahead of committed data, and re-writing a day is
 harmless (the write path is idempotent). A crash at any point leaves at most
-the unfinished days to repeat once the lease runs out. The run is recorded as
-``running`` before the provider is asked (one fenced statement), and the last
-transaction turns that row into the outcome, so a crashed sync stays visible
-until the sweep closes it as ``abandoned``.
+the unfinished days to repeat once the lease runs out. The claim recorded the
+run as ``running``; the last transaction turns that row into the outcome, so a
+crashed sync stays visible until the sweep closes it as ``abandoned``.
 
 This module owns what errors mean for an account (see :mod:`.backoff`); it
 logs when an account starts failing and when it recovers, not on every poll.
@@ -23,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 import structlog
-from sqlalchemy import Date, case, insert, literal, select, update
+from sqlalchemy import case, literal, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -114,7 +113,7 @@ def sync_account(
     """Sync one account this worker has leased; never raises for provider trouble."""
     started, clock_start = ctx.clock(), time.perf_counter()
     result = SyncResult(account.id, account.patient_id, account.provider, "running")
-    result.started_at = started
+    result.started_at, result.run_id = started, account.run_id
     try:
         source = ctx.sources.get(account.provider)
         result.window = sync_window(
@@ -132,7 +131,6 @@ def sync_account(
             account.external_user_id,
             account.timezone,
         )
-        result.run_id = _start_run(ctx, account, result)
         fetched = source.fetch(ref, result.window)
         result.api_calls = fetched.api_calls
         _write_days(ctx, account, result, fetched, clock_start)
@@ -151,27 +149,6 @@ def sync_account(
             log.error("sync.internal_error", account_id=account.id, error_type=type(err).__name__)
         _record_failure(ctx, account, result, err, clock_start)
     return result
-
-
-def _start_run(ctx: SyncContext, account: ClaimedAccount, result: SyncResult) -> int:
-    """Record the run as ``running`` in its own commit and return its id. Fenced like
-    every write of the sync (INSERT ... SELECT from the account row while this
-    worker leases it), so a sync whose lease ran out while it was queued stops here,
-    before it asks the provider."""
-    window = result.window
-    leased = select(
-        LinkedAccount.id,
-        literal(window.first, Date()),
-        literal(window.last, Date()),
-        literal(result.started_at, UTCDateTime()),
-        literal(ctx.worker),
-    ).where(LinkedAccount.id == account.id, LinkedAccount.lease_owner == ctx.worker)
-    columns = ["account_id", "window_start", "window_end", "started_at", "worker"]
-    with ctx.factory() as session, session.begin():
-        run_id = session.scalar(insert(SyncRun).from_select(columns, leased).returning(SyncRun.id))
-    if run_id is None:
-        raise LeaseLost(f"account {account.id} is no longer leased to {ctx.worker}")
-    return run_id
 
 
 def _policy_for(policy: WindowPolicy, source: StepSource) -> WindowPolicy:
@@ -286,7 +263,7 @@ def _finish(
         "api_calls": result.api_calls,
         "worker": ctx.worker,
     }
-    if result.run_id is None:  # failed before the run was recorded as running
+    if result.run_id is None:  # claimed without a run record (e.g. by a test)
         session.add(SyncRun(account_id=account.id, **run))
     else:  # the fence below rolls this back should the lease have been taken
         session.execute(update(SyncRun).where(SyncRun.id == result.run_id).values(**run))
