@@ -94,7 +94,7 @@ def test_a_claim_records_the_run_and_giving_the_claim_back_removes_it(factory, c
     assert (run.id, run.outcome, run.worker, run.started_at) == (
         claimed.run_id, "running", "w1", clock.now)  # fmt: skip
     assert run.window_start is None and run.finished_at is None  # known once it runs
-    release(factory, [account_id], "w1")
+    release(factory, [claimed], "w1")
     assert runs(factory, account_id) == [] and account(factory, account_id).lease_owner is None
 
 

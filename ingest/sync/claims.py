@@ -182,12 +182,13 @@ def fenced(session: Session, account_id: int, worker: str, values: dict) -> None
         raise LeaseLost(f"account {account_id} is no longer leased to {worker}")
 
 
-def release(factory: sessionmaker[Session], account_ids: Iterable[int], worker: str) -> None:
-    """Give back leases this worker took but will not use, and the runs their claim
+def release(factory: sessionmaker[Session], claims: Iterable[ClaimedAccount], worker: str) -> None:
+    """Give back leases this worker took but will not use, and the runs those claims
     recorded (never started, so nothing to keep)."""
-    ids = list(account_ids)
-    if not ids:
+    claims = list(claims)
+    if not claims:
         return
+    ids = [c.id for c in claims]
     with factory() as session, session.begin():
         session.execute(
             update(LinkedAccount)
@@ -195,11 +196,13 @@ def release(factory: sessionmaker[Session], account_ids: Iterable[int], worker: 
             .values(lease_owner=None, lease_expires=None)
             .execution_options(synchronize_session=False)
         )
-        session.execute(
-            delete(SyncRun)
-            .where(SyncRun.account_id.in_(ids), SyncRun.worker == worker, _running())
-            .execution_options(synchronize_session=False)
-        )
+        runs = [c.run_id for c in claims if c.run_id is not None]
+        if runs:
+            session.execute(
+                delete(SyncRun)
+                .where(SyncRun.id.in_(runs), _running())
+                .execution_options(synchronize_session=False)
+            )
 
 
 def close_abandoned(factory: sessionmaker[Session], now: datetime) -> int:

@@ -70,7 +70,7 @@ def run_with(
         while True:
             if stopping and stopping():
                 exhausted = True
-                release(ctx.factory, (c.id for c in queue), ctx.worker)
+                release(ctx.factory, queue, ctx.worker)
                 queue.clear()
             if not exhausted and len(queue) < concurrency:
                 try:
@@ -94,7 +94,7 @@ def run_with(
 
 def _give_back(ctx: SyncContext, queue: deque[ClaimedAccount]) -> None:
     with suppress(SQLAlchemyError):  # the database is gone: these leases run out instead
-        release(ctx.factory, (c.id for c in queue), ctx.worker)
+        release(ctx.factory, queue, ctx.worker)
     queue.clear()
 
 
@@ -118,7 +118,7 @@ def _claim_more(
     )
     fresh = [c for c in claimed if c.id not in seen]
     # Synced once already in this cycle (e.g. a zero back-off): leave it for the next.
-    release(ctx.factory, (c.id for c in claimed if c.id in seen), ctx.worker)
+    release(ctx.factory, [c for c in claimed if c.id in seen], ctx.worker)
     seen.update(c.id for c in fresh)
     queue.extend(fresh)
     return not fresh
