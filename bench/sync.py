@@ -163,7 +163,7 @@ def phase(factory, env: dict, workers: int, accounts: int, sandbox_pid: int) -> 
     try:
         while True:
             with factory() as session:
-                done = session.scalar(select(func.count()).select_from(SyncRun))
+                done = session.scalar(select(func.count()).where(SyncRun.finished_at.is_not(None)))
             if done >= accounts or time.monotonic() > deadline:
                 break
             time.sleep(0.25)
@@ -180,7 +180,9 @@ def phase(factory, env: dict, workers: int, accounts: int, sandbox_pid: int) -> 
                 p.kill()
     with factory() as session:
         runs = session.execute(
-            select(SyncRun.started_at, SyncRun.finished_at, SyncRun.api_calls, SyncRun.outcome)
+            select(
+                SyncRun.started_at, SyncRun.finished_at, SyncRun.api_calls, SyncRun.outcome
+            ).where(SyncRun.finished_at.is_not(None))
         ).all()
         stored = session.scalar(select(func.count()).select_from(StepIntervalRow))
     span = (max(r.finished_at for r in runs) - min(r.started_at for r in runs)).total_seconds()

@@ -11,9 +11,18 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+PG_CONNECT_ARGS = {
+    "connect_timeout": 10,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 60_000,  # ms of unacknowledged writes
+}
 
 
 def make_engine(url: str, **kwargs) -> Engine:
@@ -31,7 +40,11 @@ def make_engine(url: str, **kwargs) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    # A worker outlives a lost database: the pre-ping replaces dead pooled
+    # connections, and libpq gives up on an unanswered connect or a silent peer
+    # (a partition, not a refusal) within about a minute instead of TCP's ~15.
+    connect_args = PG_CONNECT_ARGS | kwargs.pop("connect_args", {})
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -62,3 +75,12 @@ def schema_is_current(engine: Engine) -> bool:
     heads = set(ScriptDirectory.from_config(alembic_config(engine)).get_heads())
     with engine.connect() as connection:
         return set(MigrationContext.configure(connection).get_current_heads()) == heads
+
+
+def database_unavailable(err: BaseException) -> bool:
+    """True when ``err`` says the database cannot be reached now (a refused, dropped
+    or timed-out connection, a pool with no connection to give), not that a
+    statement was wrong: what a worker waits out instead of reporting a bug."""
+    if isinstance(err, DBAPIError):
+        return err.connection_invalidated or isinstance(err, (OperationalError, InterfaceError))
+    return isinstance(err, PoolTimeout)

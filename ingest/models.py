@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -195,16 +196,30 @@ class DailyTotalRow(Base):
 
 
 class SyncRun(Base):
+    """One sync of one account. Written as ``running`` when the account is claimed,
+    so a worker that dies leaves a visible trace; the sweep (``ingest.sync.claims``)
+    closes such a run as ``abandoned`` once its worker no longer holds the lease."""
+
     __tablename__ = "sync_runs"
-    __table_args__ = (Index("ix_sync_runs_account_started", "account_id", "started_at"),)
+    __table_args__ = (
+        Index("ix_sync_runs_account_started", "account_id", "started_at"),
+        # Only the few unfinished runs: what the abandoned-run sweep reads.
+        Index(
+            "ix_sync_runs_running",
+            "account_id",
+            postgresql_where=text("outcome = 'running'"),
+            sqlite_where=text("outcome = 'running'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("linked_accounts.id", ondelete="CASCADE"))
-    window_start: Mapped[date] = mapped_column(Date)
-    window_end: Mapped[date] = mapped_column(Date)
+    # Unknown (NULL) while running: the sync computes it once it starts.
+    window_start: Mapped[date | None] = mapped_column(Date)
+    window_end: Mapped[date | None] = mapped_column(Date)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column()
-    # running / success / partial / failed
+    # running / success / partial / failed / abandoned
     outcome: Mapped[str] = mapped_column(String(16), default="running")
     error_kind: Mapped[str | None] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(Text)

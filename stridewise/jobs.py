@@ -6,7 +6,8 @@ coordinate through the database (leases on ``linked_accounts``), never through a
 shared job store, and the whole schedule is rebuilt from code on every start.
 A job whose work must happen once (the daily rules) claims each piece of it in
 ``job_runs`` (``ingest.jobclaims``); the others are safe to repeat (leased or
-keyed rows) and run in every replica.
+keyed rows) and run in every replica. Every job runs behind one shared
+:class:`~stridewise.outage.Outage`: a lost database pauses them, never the process.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from ingest.jobclaims import claim_many, finish
 from ingest.models import Patient
 from ingest.ops_models import Heartbeat
 from ingest.sync.engine import Sources
+from stridewise.outage import Outage
 from stridewise.settings import Settings
 from stridewise.wiring import run_cycle, sources_for
 
@@ -86,8 +88,9 @@ def build_scheduler(
     claim nothing more (a graceful shutdown)."""
     scheduler_class = BlockingScheduler if blocking else BackgroundScheduler
     scheduler = scheduler_class(timezone=UTC, job_defaults=JOB_DEFAULTS)
+    outage = Outage()
     scheduler.add_job(
-        sync_tick,
+        outage.guard(sync_tick, SYNC_TICK_JOB),
         "interval",
         seconds=settings.sync_tick_seconds,
         id=SYNC_TICK_JOB,
@@ -103,7 +106,7 @@ def build_scheduler(
         ),
     )
     scheduler.add_job(
-        daily_rules_tick,
+        outage.guard(daily_rules_tick, DAILY_RULES_JOB),
         "cron",
         minute="5,35",
         id=DAILY_RULES_JOB,
@@ -112,7 +115,7 @@ def build_scheduler(
         args=(factory, settings.daily_rules_hour, worker_id),
     )
     scheduler.add_job(
-        delivery_tick,
+        outage.guard(delivery_tick, DELIVERY_JOB),
         "interval",
         seconds=settings.sync_tick_seconds,
         id=DELIVERY_JOB,
@@ -121,7 +124,7 @@ def build_scheduler(
         args=(factory, delivery_config(settings), worker_id),
     )
     scheduler.add_job(
-        weekly_reports_tick,
+        outage.guard(weekly_reports_tick, WEEKLY_REPORTS_JOB),
         "cron",
         minute=10,
         id=WEEKLY_REPORTS_JOB,

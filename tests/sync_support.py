@@ -165,12 +165,13 @@ def stored_minutes(session: Session, patient_id: str) -> list[tuple[datetime, in
 
 
 def overlapping_runs(session: Session) -> list[tuple[int, str, str]]:
-    """(account, worker, worker) for any two runs of one account that overlapped in time."""
+    """(account, worker, worker) for any two runs of one account that overlapped in
+    time; a run still ``running`` lasts until now."""
     runs = defaultdict(list)
     for account_id, start, end, worker in session.execute(
         select(SyncRun.account_id, SyncRun.started_at, SyncRun.finished_at, SyncRun.worker)
     ):
-        runs[account_id].append((start, end, worker))
+        runs[account_id].append((start, end or datetime.max.replace(tzinfo=UTC), worker))
     overlaps = []
     for account_id, spans in runs.items():
         spans.sort()

@@ -22,7 +22,7 @@ from ingest.db import transaction
 from ingest.linking import link_account
 from ingest.models import DailyTotalRow, LinkedAccount, StepIntervalRow, SyncRun
 from ingest.sync.backoff import BackoffPolicy
-from ingest.sync.claims import LeaseLost, claim_due, count_claimable, renew
+from ingest.sync.claims import LeaseLost, claim_due, close_abandoned, count_claimable, renew
 from ingest.sync.engine import Sources, SyncContext, sync_account
 from ingest.sync.push import mark_due
 from ingest.sync.runner import run_with
@@ -241,13 +241,24 @@ def test_a_crash_between_days_loses_nothing_and_repeats_only_the_rest(factory, c
     assert row.synced_through == (committed[-1] if committed else None)
     with factory() as session:
         assert set(stored_minutes(session, "P00000")) == expected_minutes("P00000", ZONE, committed)
-    assert runs(factory, account_id) == []
+    # The dead worker's run is visible as running, and stays so while its lease lasts.
+    [crashed] = runs(factory, account_id)
+    assert (crashed.outcome, crashed.worker, crashed.finished_at) == ("running", "w1", None)
+    assert crashed.started_at == base.now and crashed.window_start is None  # not known yet
+    assert close_abandoned(factory, base.now + timedelta(seconds=29)) == 0
 
-    # Another worker takes over once the lease has run out and finishes the job.
+    # Another worker's cycle, once the lease has run out, closes it and finishes the job.
     base.now += timedelta(seconds=31)
     ctx2 = context(factory, source, base, worker="w2")
-    [result] = sync_once(ctx2)
+    [result] = run_with(ctx2, 1).results
     assert result.outcome == "success"
+    abandoned, finished = runs(factory, account_id)
+    assert (abandoned.outcome, abandoned.error_kind, abandoned.worker) == (
+        "abandoned", "lease_expired", "w1")  # fmt: skip
+    assert abandoned.finished_at == base.now and "lease ran out" in abandoned.error
+    assert (finished.outcome, finished.worker) == ("success", "w2")
+    with factory() as session:
+        assert overlapping_runs(session) == []
     lookback = today - timedelta(days=1)
     assert result.window.first == (
         min(committed[-1] + timedelta(days=1), lookback) if committed else days[0]

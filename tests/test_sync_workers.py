@@ -1,6 +1,7 @@
 """Real ``stridewise worker`` processes against one PostgreSQL database and a
 sandbox on loopback: replicas share the accounts without overlap, and a worker
-killed with SIGKILL mid-sync loses nothing (its leases run out, another takes over)."""
+killed with SIGKILL mid-sync loses nothing (its leases run out, another takes over)
+and leaves its unfinished runs visible until they are closed as abandoned."""
 
 from __future__ import annotations
 
@@ -81,6 +82,16 @@ def wait_until(condition, timeout: float, what: str) -> None:
 def succeeded(factory) -> set[int]:
     with factory() as session:
         return set(session.scalars(select(SyncRun.account_id).where(SyncRun.outcome == "success")))
+
+
+def running_runs(factory) -> dict[int, int]:
+    """Run id -> account id of every run still marked running."""
+    with factory() as session:
+        return dict(
+            session.execute(
+                select(SyncRun.id, SyncRun.account_id).where(SyncRun.outcome == "running")
+            ).all()
+        )
 
 
 def slowed(app, path: str, seconds: float):
@@ -172,27 +183,39 @@ def test_a_worker_killed_mid_sync_loses_nothing(
             stop(victim, log)
         assert in_flight, "the kill should land while syncs are running"
         done_before = succeeded(factory)
+        left = running_runs(factory)  # what the dead worker was doing, still visible
+        assert left and set(left.values()) <= in_flight
 
-        # Nobody takes the dead worker's accounts while its leases last...
+        # Nobody takes the dead worker's accounts (nor closes its runs) while its
+        # leases last...
         sources = sources_for(factory, settings)
         now = datetime.now(UTC)
         early = run_cycle(factory, settings, "rescuer", sources=sources, clock=lambda: now)
         assert not in_flight & {r.account_id for r in early.results}
-        # ...and once they run out, another worker finishes the job.
+        assert running_runs(factory) == left
+        # ...and once they run out, another worker closes them and finishes the job.
         later = now + timedelta(seconds=31)
         run_cycle(factory, settings, "rescuer", sources=sources, clock=lambda: later)
 
     with factory() as session:
         assert overlapping_runs(session) == []
-        rescued = dict(
-            session.execute(
-                select(SyncRun.account_id, SyncRun.worker).where(SyncRun.account_id.in_(in_flight))
-            ).all()
+        closed = session.execute(
+            select(SyncRun.outcome, SyncRun.worker, SyncRun.finished_at).where(SyncRun.id.in_(left))
+        ).all()
+        rescued = set(
+            session.scalars(
+                select(SyncRun.account_id).where(
+                    SyncRun.worker == "rescuer", SyncRun.outcome == "success"
+                )
+            )
         )
         unleased = session.scalar(
             select(func.count()).where(LinkedAccount.lease_owner.is_not(None))
         )
-    assert set(rescued) == in_flight and set(rescued.values()) == {"rescuer"}
+    assert {(outcome, at) for outcome, _worker, at in closed} == {("abandoned", later)}
+    assert "rescuer" not in {worker for _outcome, worker, _at in closed}
+    assert running_runs(factory) == {}
+    assert in_flight <= rescued
     assert unleased == 0
     assert done_before | in_flight <= succeeded(factory)
     assert len(succeeded(factory)) == 6

@@ -7,7 +7,9 @@ take the same row; on SQLite the statement runs under the database's single
 write lock, which serialises claimers. A lease is also a fence: every later
 write of the sync checks ``lease_owner`` still names this worker, so a worker
 that stalled past its expiry cannot overwrite the one that took over. A worker
-that dies simply lets its leases run out; the accounts are then due again.
+that dies simply lets its leases run out; the accounts are then due again, and
+the runs its claims recorded as ``running`` are closed as ``abandoned`` by
+:func:`close_abandoned`.
 """
 
 from __future__ import annotations
@@ -16,10 +18,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, insert, literal_column, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from ingest.models import DailyTotalRow, LinkedAccount, LinkStatus, Patient
+from ingest.models import DailyTotalRow, LinkedAccount, LinkStatus, Patient, SyncRun
+
+ABANDONED = "abandoned"
+LEASE_EXPIRED = "lease_expired"
 
 
 class LeaseLost(Exception):
@@ -40,6 +45,8 @@ class ClaimedAccount:
     consecutive_failures: int
     # next_sync_due as claimed: a different value at the end means a push came in.
     due_at_claim: datetime | None
+    # The run recorded as ``running`` with the claim; its outcome replaces it.
+    run_id: int | None = None
 
 
 def _claimable(now: datetime, patient_id: str | None, force: bool):
@@ -83,7 +90,10 @@ def claim_due(
     """Lease up to ``limit`` due accounts (longest overdue first) to ``worker``.
 
     ``force`` claims active accounts whether due or not (an operator's explicit
-    sync); leased accounts are never taken before their lease runs out.
+    sync); leased accounts are never taken before their lease runs out. Each
+    claimed account's run is recorded as ``running`` in the same transaction (one
+    multi-row INSERT per batch, not a statement per sync), so a worker that dies
+    from here on leaves it visible; its window is known when it finishes.
     """
     with factory() as session, session.begin():
         candidates = (
@@ -104,8 +114,14 @@ def claim_due(
         if not claimed:
             return []
         due_at_claim = dict(claimed)
+        runs = dict(
+            session.execute(
+                insert(SyncRun).returning(SyncRun.account_id, SyncRun.id),
+                [{"account_id": i, "started_at": now, "worker": worker} for i in due_at_claim],
+            ).all()
+        )
         return [
-            ClaimedAccount(*row, due_at_claim=due_at_claim[row[0]])
+            ClaimedAccount(*row, due_at_claim=due_at_claim[row[0]], run_id=runs[row[0]])
             for row in session.execute(_details(due_at_claim))
         ]
 
@@ -166,11 +182,13 @@ def fenced(session: Session, account_id: int, worker: str, values: dict) -> None
         raise LeaseLost(f"account {account_id} is no longer leased to {worker}")
 
 
-def release(factory: sessionmaker[Session], account_ids: Iterable[int], worker: str) -> None:
-    """Give back leases this worker took but will not use."""
-    ids = list(account_ids)
-    if not ids:
+def release(factory: sessionmaker[Session], claims: Iterable[ClaimedAccount], worker: str) -> None:
+    """Give back leases this worker took but will not use, and the runs those claims
+    recorded (never started, so nothing to keep)."""
+    claims = list(claims)
+    if not claims:
         return
+    ids = [c.id for c in claims]
     with factory() as session, session.begin():
         session.execute(
             update(LinkedAccount)
@@ -178,3 +196,49 @@ def release(factory: sessionmaker[Session], account_ids: Iterable[int], worker: 
             .values(lease_owner=None, lease_expires=None)
             .execution_options(synchronize_session=False)
         )
+        runs = [c.run_id for c in claims if c.run_id is not None]
+        if runs:
+            session.execute(
+                delete(SyncRun)
+                .where(SyncRun.id.in_(runs), _running())
+                .execution_options(synchronize_session=False)
+            )
+
+
+def close_abandoned(factory: sessionmaker[Session], now: datetime) -> int:
+    """Close as ``abandoned`` every ``running`` run whose worker no longer holds the
+    account's lease at ``now`` (it died, or lost the database, or stalled past its
+    lease); returns how many. A stalled worker that still finishes overwrites the
+    mark with its real outcome, and one whose lease was taken cannot (fencing).
+    Run once per cycle by every replica: one statement over the partial index of
+    running runs; on PostgreSQL rows another sweeper holds are skipped, not waited for."""
+    held = (
+        select(LinkedAccount.id)
+        .where(
+            LinkedAccount.id == SyncRun.account_id,
+            LinkedAccount.lease_owner == SyncRun.worker,
+            LinkedAccount.lease_expires > now,
+        )
+        .exists()
+    )
+    with factory() as session, session.begin():
+        dead = select(SyncRun.id).where(_running(), ~held)
+        if session.get_bind().dialect.name == "postgresql":
+            dead = dead.with_for_update(skip_locked=True, of=SyncRun)
+        result = session.execute(
+            update(SyncRun)
+            .where(SyncRun.id.in_(dead.scalar_subquery()))
+            .values(
+                outcome=ABANDONED,
+                finished_at=now,
+                error_kind=LEASE_EXPIRED,
+                error="the worker stopped before finishing; its lease ran out",
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount
+
+
+def _running():
+    # A literal, not a parameter: a cached generic plan can use the partial index.
+    return SyncRun.outcome == literal_column("'running'")

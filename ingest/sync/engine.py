@@ -4,7 +4,9 @@ Crash safety comes from ordering: each local day's rows are written in their
 own transaction together with the cursor (``synced_through``) that covers
 them, so the cursor is never ahead of committed data, and re-writing a day is
 harmless (the write path is idempotent). A crash at any point leaves at most
-the unfinished days to repeat once the lease runs out.
+the unfinished days to repeat once the lease runs out. The claim recorded the
+run as ``running``; the last transaction turns that row into the outcome, so a
+crashed sync stays visible until the sweep closes it as ``abandoned``.
 
 This module owns what errors mean for an account (see :mod:`.backoff`); it
 logs when an account starts failing and when it recovers, not on every poll.
@@ -20,13 +22,15 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 import structlog
-from sqlalchemy import case, literal
+from sqlalchemy import case, literal, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import utcnow
 from core.errors import AuthRevoked, ProviderError, RateLimited
 from core.schema import StepBatch
 from core.source import AccountRef, DateWindow, FetchResult, StepSource
+from ingest.db import database_unavailable
 from ingest.models import LinkedAccount, LinkStatus, SyncRun, UTCDateTime
 from ingest.store import WriteReport, write_batch
 from ingest.sync.backoff import BackoffPolicy, next_poll, next_retry
@@ -36,6 +40,7 @@ from ingest.sync.window import WindowPolicy, sync_window
 log = structlog.get_logger("stridewise.sync")
 
 INTERNAL = "internal"
+DATABASE = "database"  # the database could not be reached mid-sync
 LEASE_LOST = "lease_lost"
 _MAX_ERROR_CHARS = 500
 
@@ -84,6 +89,7 @@ class SyncResult:
     api_calls: int = 0
     seconds: float = 0.0
     started_at: datetime | None = None
+    run_id: int | None = None  # the SyncRun row, once recorded as running
 
 
 def day_batches(batch: StepBatch) -> list[tuple[date, StepBatch]]:
@@ -107,7 +113,7 @@ def sync_account(
     """Sync one account this worker has leased; never raises for provider trouble."""
     started, clock_start = ctx.clock(), time.perf_counter()
     result = SyncResult(account.id, account.patient_id, account.provider, "running")
-    result.started_at = started
+    result.started_at, result.run_id = started, account.run_id
     try:
         source = ctx.sources.get(account.provider)
         result.window = sync_window(
@@ -136,7 +142,11 @@ def sync_account(
     except Exception as err:  # the engine's boundary: one bad account never stops the rest
         # No traceback in the log: database errors quote their parameters (health
         # data). The message is kept on the run record (SyncRun.error) instead.
-        log.error("sync.internal_error", account_id=account.id, error_type=type(err).__name__)
+        if database_unavailable(err):
+            log.warning("sync.database_unavailable", account_id=account.id,
+                        error_type=type(err).__name__)  # fmt: skip
+        else:
+            log.error("sync.internal_error", account_id=account.id, error_type=type(err).__name__)
         _record_failure(ctx, account, result, err, clock_start)
     return result
 
@@ -199,7 +209,10 @@ def _record_failure(
     err: Exception,
     clock_start: float,
 ) -> None:
-    kind = err.kind if isinstance(err, ProviderError) else INTERNAL
+    if isinstance(err, ProviderError):
+        kind = err.kind
+    else:
+        kind = DATABASE if database_unavailable(err) else INTERNAL
     result.outcome, result.error_kind = "failed", kind
     message = f"{type(err).__name__}: {err}"
     retry_after = err.retry_after if isinstance(err, RateLimited) else None
@@ -208,6 +221,11 @@ def _record_failure(
             _finish(session, ctx, account, result, clock_start, message, retry_after=retry_after)
     except LeaseLost:
         result.outcome, result.error_kind = "lease_lost", LEASE_LOST
+        return
+    except SQLAlchemyError as db_err:
+        # Nothing more to do without the database: the run stays ``running`` and
+        # the lease runs out, after which the sweep marks it abandoned.
+        log.warning("sync.unrecorded", account_id=account.id, error_type=type(db_err).__name__)
         return
     if isinstance(err, AuthRevoked):
         log.warning("sync.auth_revoked", account_id=account.id, provider=account.provider)
@@ -227,27 +245,28 @@ def _finish(
     cursor: date | None = None,
     retry_after: float | None = None,
 ) -> None:
-    """Record the run and the account's new state, and free the lease, in one go."""
+    """Record the run's outcome and the account's new state, and free the lease, in one go."""
     now = ctx.clock()
     result.seconds = time.perf_counter() - clock_start
     window = result.window or DateWindow(now.date(), now.date())
-    session.add(
-        SyncRun(
-            account_id=account.id,
-            window_start=window.first,
-            window_end=window.last,
-            started_at=result.started_at,
-            finished_at=now,
-            outcome=result.outcome,
-            error_kind=result.error_kind,
-            error=error[:_MAX_ERROR_CHARS] if error else None,
-            intervals_written=result.intervals_written,
-            totals_written=result.totals_written,
-            rejected=result.rejected,
-            api_calls=result.api_calls,
-            worker=ctx.worker,
-        )
-    )
+    run = {
+        "window_start": window.first,
+        "window_end": window.last,
+        "started_at": result.started_at,
+        "finished_at": now,
+        "outcome": result.outcome,
+        "error_kind": result.error_kind,
+        "error": error[:_MAX_ERROR_CHARS] if error else None,
+        "intervals_written": result.intervals_written,
+        "totals_written": result.totals_written,
+        "rejected": result.rejected,
+        "api_calls": result.api_calls,
+        "worker": ctx.worker,
+    }
+    if result.run_id is None:  # claimed without a run record (e.g. by a test)
+        session.add(SyncRun(account_id=account.id, **run))
+    else:  # the fence below rolls this back should the lease have been taken
+        session.execute(update(SyncRun).where(SyncRun.id == result.run_id).values(**run))
     values: dict = {"lease_owner": None, "lease_expires": None, "updated_at": now}
     if result.outcome in ("success", "partial"):
         values |= {

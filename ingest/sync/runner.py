@@ -4,7 +4,11 @@ Claims are taken in small batches as slots free up, so a worker never holds
 more leases than it can start soon and a second replica finds work too. A
 failing account occupies a slot only for its one failed call (back-off is a
 next-due time, not a sleep), so it cannot slow healthy accounts beyond the
-concurrency limit. Each account runs at most once per cycle.
+concurrency limit. Each account runs at most once per cycle. A cycle first
+closes the runs crashed workers left ``running``. When the database cannot be
+reached to claim, the cycle ends with that error once its running syncs are done
+(the scheduler waits it out); claimed accounts not yet started are given back if
+the database allows, else their leases run out.
 """
 
 from __future__ import annotations
@@ -16,10 +20,13 @@ import uuid
 from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date
 
-from ingest.sync.claims import ClaimedAccount, claim_due, release
+from sqlalchemy.exc import SQLAlchemyError
+
+from ingest.sync.claims import ClaimedAccount, claim_due, close_abandoned, release
 from ingest.sync.engine import SyncContext, SyncResult, sync_account
 
 
@@ -58,14 +65,19 @@ def run_with(
     queue: deque[ClaimedAccount] = deque()
     running: set[Future[SyncResult]] = set()
     exhausted = False
+    close_abandoned(ctx.factory, ctx.clock())
     with ThreadPoolExecutor(concurrency, thread_name_prefix="sync") as pool:
         while True:
             if stopping and stopping():
                 exhausted = True
-                release(ctx.factory, (c.id for c in queue), ctx.worker)
+                release(ctx.factory, queue, ctx.worker)
                 queue.clear()
             if not exhausted and len(queue) < concurrency:
-                exhausted = _claim_more(ctx, concurrency, queue, seen, patient_id, force)
+                try:
+                    exhausted = _claim_more(ctx, concurrency, queue, seen, patient_id, force)
+                except SQLAlchemyError:
+                    _give_back(ctx, queue)
+                    raise  # after the running syncs end (the pool waits for them)
             while queue and len(running) < concurrency:
                 running.add(pool.submit(sync_account, ctx, queue.popleft(), since))
             if not running:
@@ -78,6 +90,12 @@ def run_with(
                     on_result(result)
     report.seconds = time.perf_counter() - start
     return report
+
+
+def _give_back(ctx: SyncContext, queue: deque[ClaimedAccount]) -> None:
+    with suppress(SQLAlchemyError):  # the database is gone: these leases run out instead
+        release(ctx.factory, queue, ctx.worker)
+    queue.clear()
 
 
 def _claim_more(
@@ -100,7 +118,7 @@ def _claim_more(
     )
     fresh = [c for c in claimed if c.id not in seen]
     # Synced once already in this cycle (e.g. a zero back-off): leave it for the next.
-    release(ctx.factory, (c.id for c in claimed if c.id in seen), ctx.worker)
+    release(ctx.factory, [c for c in claimed if c.id in seen], ctx.worker)
     seen.update(c.id for c in fresh)
     queue.extend(fresh)
     return not fresh

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.clock import utcnow
 from core.errors import NotFound
 from ingest.crypto import Cipher
-from ingest.models import LinkedAccount, LinkStatus
+from ingest.models import LinkedAccount, LinkStatus, SyncRun
 from ingest.patients import get_patient
 from ingest.sync.claims import count_claimable
 from ingest.sync.push import mark_due
@@ -111,24 +111,46 @@ def sync_cmd(
 def status_cmd(
     patient: str = typer.Option(None, "--patient", help="Only this patient's accounts."),
 ) -> None:
-    """Show each linked account's sync state: health, last success, next due, failures.
+    """Show each linked account's sync state: health, last success, next due, failures,
+    and its last run (``running``, or ``abandoned`` when a worker died during it).
 
     Example: stridewise status --patient P1
     """
     factory = current_app().factory
-    query = select(LinkedAccount).order_by(LinkedAccount.patient_id, LinkedAccount.provider)
+    query = select(LinkedAccount, *_last_run()).order_by(
+        LinkedAccount.patient_id, LinkedAccount.provider
+    )
     if patient:
         query = query.where(LinkedAccount.patient_id == patient)
     table = Table("patient", "provider", "state", "synced through", "last success",
-                  "next due", "failures", "last error", "leased by")  # fmt: skip
+                  "next due", "failures", "last error", "last run", "leased by")  # fmt: skip
     with factory() as session:
-        for a in session.scalars(query):
+        for a, outcome, at in session.execute(query):
             state = "needs relink" if a.status == LinkStatus.NEEDS_RELINK.value else a.status
+            run = f"{outcome} {_when(at)}" if outcome else "-"
             table.add_row(a.patient_id, a.provider, state, str(a.synced_through or "-"),
                           _when(a.last_success_at), _when(a.next_sync_due),
-                          str(a.consecutive_failures), a.last_error_kind or "",
+                          str(a.consecutive_failures), a.last_error_kind or "", run,
                           a.lease_owner or "")  # fmt: skip
     console.print(table)
+
+
+def _last_run():
+    """The account's newest run: its outcome and when it ended (or began, while
+    running); one index probe per account."""
+    newest = (
+        select(SyncRun)
+        .where(SyncRun.account_id == LinkedAccount.id)
+        .order_by(SyncRun.started_at.desc())
+        .limit(1)
+        .correlate(LinkedAccount)
+    )
+    return (
+        newest.with_only_columns(SyncRun.outcome).scalar_subquery(),
+        newest.with_only_columns(
+            func.coalesce(SyncRun.finished_at, SyncRun.started_at)
+        ).scalar_subquery(),
+    )
 
 
 def _stop_on_sigterm(scheduler, stopping: threading.Event) -> None:

@@ -75,7 +75,7 @@ def progress(session: Session, account: LinkedAccount, since: datetime) -> Progr
             Device.patient_id == account.patient_id, Device.provider == account.provider
         )
     ).all()
-    if run is None:
+    if run is None or run.outcome == "abandoned":  # a worker died: the next one retries
         state = "waiting"
     elif run.outcome == "running":
         state = "running"
