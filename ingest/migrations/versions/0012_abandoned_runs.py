@@ -2,15 +2,15 @@
 known yet, so it may be NULL), and an index over the running ones for the sweep
 that closes a crashed worker's as ``abandoned``.
 
-Revision ID: 0012_abandoned_runs
-Revises: 0009
+Revision ID: 0012
+Revises: 0010
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012_abandoned_runs"
-down_revision = "0009"
+revision = "0012"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
