@@ -4,7 +4,8 @@ route returning the same bytes from memory, served the same way in the same run.
 
 The database holds ``--patients`` patients in caseloads of ``--caseload``; each
 has its caseload summary (what the dashboard reads) and one linked account; the
-days patient has 90 days of 15-minute intervals. Figures: requests/s and p50/p95
+days patient has 90 days of 15-minute intervals, evaluated once as the daily job does (so
+its day summaries are stored, as in production). Figures: requests/s and p50/p95
 latency with ``--clients`` concurrent clients for ``--seconds`` each, and the
 ratio to the in-memory baseline. The dashboard's SQL statements per request are
 counted too (they must not grow with the caseload: tests/test_web_therapist.py).
@@ -40,6 +41,7 @@ from ingest.crypto import generate_key  # noqa: E402
 from ingest.db import make_engine, session_factory, transaction, upgrade  # noqa: E402
 from ingest.models import LinkedAccount, Patient, Therapist  # noqa: E402
 from ingest.store import write_batch  # noqa: E402
+from rules.evaluate import evaluate  # noqa: E402
 from sandbox.serve import serve_in_thread  # noqa: E402
 from stridewise.settings import Settings  # noqa: E402
 from stridewise.web.accounts import create_api_token, set_password  # noqa: E402
@@ -170,6 +172,7 @@ def seed(url: str, patients: int, caseload: int) -> None:
             for q in range(28, 88)
         ]
         write_batch(session, StepBatch(intervals=intervals))
+    evaluate(factory, patient_id="P00000", now=now)  # as the daily job has done
     engine.dispose()
 
 
