@@ -8,6 +8,14 @@ library refreshed on the way are stored again, even when the fetch then fails.
 Late uploads: watches sync when they can, so the sync engine should start every
 window ``lookback_days`` (``garmin_lookback_days``, default 3) before its cursor;
 the adapter itself fetches exactly the window it is given.
+
+Routine syncs (:class:`core.source.MinuteScope`): the buckets come a whole day per
+call, so "minutes since an instant" cannot be asked for; what can be is cheaper
+still. The daily totals (one call for the window) are running totals of the
+buckets, so a day's buckets are fetched again only when its total differs from
+the stored one: today while the watch uploads, an older day when a late upload
+landed in it, nothing at all while the wearer sleeps. A change that keeps the
+total (a re-attributed bucket) waits for the daily full read.
 """
 
 from __future__ import annotations
@@ -27,7 +35,14 @@ from adapters.garmin.parse import PROVIDER, daily_totals, day_frame, intervals, 
 from adapters.windows import spans
 from core.clock import local_today, utcnow
 from core.errors import BadData
-from core.source import AccountRef, CredentialVault, DateWindow, FetchResult, StoredCredentials
+from core.source import (
+    AccountRef,
+    CredentialVault,
+    DateWindow,
+    FetchResult,
+    MinuteScope,
+    StoredCredentials,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -62,16 +77,20 @@ class GarminAdapter:
         self._clock = clock
         self.lookback_days = config.lookback_days
 
-    def fetch(self, account: AccountRef, window: DateWindow) -> FetchResult:
+    def fetch(
+        self, account: AccountRef, window: DateWindow, scope: MinuteScope | None = None
+    ) -> FetchResult:
         stored = self._credentials.load(account.account_id)
         with translated():
             garmin = client_with_tokens(self._config, stored.data)
         try:
-            return self._fetch(garmin, account, window)
+            return self._fetch(garmin, account, window, scope)
         finally:
             self._keep_refreshed_tokens(garmin, account, stored)
 
-    def _fetch(self, garmin: Garmin, account: AccountRef, window: DateWindow) -> FetchResult:
+    def _fetch(
+        self, garmin: Garmin, account: AccountRef, window: DateWindow, scope: MinuteScope | None
+    ) -> FetchResult:
         now = self._clock()
         zone = ZoneInfo(account.timezone) if account.timezone else None  # exact DST, if known
         today = local_today(now, account.timezone)
@@ -95,9 +114,13 @@ class GarminAdapter:
             result.skipped.extend(skipped)
 
         recent = today - timedelta(days=self._config.intraday_days - 1)
+        moved = None
+        if scope is not None:
+            moved = scope.moved({t.local_date: t.steps for t in result.batch.daily_totals})
         day = max(window.first, recent)
         while day <= last:
-            self._fetch_day(garmin, calls, account, day, zone, device_name, result)
+            if moved is None or day in moved:
+                self._fetch_day(garmin, calls, account, day, zone, device_name, result)
             day += timedelta(days=1)
         result.api_calls = calls.count
         return result

@@ -6,6 +6,14 @@ them, so the cursor is never ahead of committed data, and re-writing a day is
 harmless (the write path is idempotent). A crash at any point leaves at most
 the unfinished days to repeat once the lease runs out.
 
+Minute data is fetched in full only on the first sync, once a day
+(``full_read_at``) and on demand; routine syncs ask for less
+(:func:`.window.minutes_since`, :class:`core.source.MinuteScope`). The cursor
+for that, ``synced_until``, moves only with the run's final transaction, so a
+crash leaves it behind and the next sync reads more, never less. Partial-day
+fetches are safe because the write path only upserts: it never deletes the
+rows of a day it was given part of.
+
 This module owns what errors mean for an account (see :mod:`.backoff`); it
 logs when an account starts failing and when it recovers, not on every poll.
 """
@@ -20,18 +28,25 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 import structlog
-from sqlalchemy import case, literal
+from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.clock import utcnow
+from core.clock import patient_zone, utcnow
 from core.errors import AuthRevoked, ProviderError, RateLimited
 from core.schema import StepBatch
-from core.source import AccountRef, DateWindow, FetchResult, StepSource
-from ingest.models import LinkedAccount, LinkStatus, SyncRun, UTCDateTime
+from core.source import AccountRef, DateWindow, FetchResult, MinuteScope, StepSource
+from ingest.models import (
+    DailyTotalRow,
+    LinkedAccount,
+    LinkStatus,
+    StepIntervalRow,
+    SyncRun,
+    UTCDateTime,
+)
 from ingest.store import WriteReport, write_batch
 from ingest.sync.backoff import BackoffPolicy, next_poll, next_retry
 from ingest.sync.claims import ClaimedAccount, LeaseLost, fenced, renew
-from ingest.sync.window import WindowPolicy, sync_window
+from ingest.sync.window import WindowPolicy, minutes_since, sync_window
 
 log = structlog.get_logger("stridewise.sync")
 
@@ -84,6 +99,8 @@ class SyncResult:
     api_calls: int = 0
     seconds: float = 0.0
     started_at: datetime | None = None
+    full_read: bool = False  # all of the window's minute data was asked for
+    points_fetched: int = 0  # intervals the provider sent (benchmarks count them)
 
 
 def day_batches(batch: StepBatch) -> list[tuple[date, StepBatch]]:
@@ -125,8 +142,11 @@ def sync_account(
             account.external_user_id,
             account.timezone,
         )
-        fetched = source.fetch(ref, result.window)
+        scope = _scope(ctx, account, result.window, started, since)
+        result.full_read = scope is None
+        fetched = source.fetch(ref, result.window, scope)
         result.api_calls = fetched.api_calls
+        result.points_fetched = len(fetched.batch.intervals)
         _write_days(ctx, account, result, fetched, clock_start)
     except LeaseLost:
         result.outcome, result.error_kind = "lease_lost", LEASE_LOST
@@ -149,6 +169,39 @@ def _policy_for(policy: WindowPolicy, source: StepSource) -> WindowPolicy:
     if (lookback, limit) == (policy.lookback_days, policy.provider_limit_days):
         return policy
     return replace(policy, lookback_days=lookback, provider_limit_days=limit)
+
+
+def _scope(
+    ctx: SyncContext,
+    account: ClaimedAccount,
+    window: DateWindow,
+    now: datetime,
+    since: date | None,
+) -> MinuteScope | None:
+    """What a routine sync asks for, with the window's stored totals to compare;
+    None for a full read (an explicit ``since`` is one too)."""
+    if since is not None:
+        return None
+    start = minutes_since(
+        now, account.synced_until, account.changed_from, account.full_read_at, ctx.window
+    )
+    if start is None:
+        return None
+    tail_day = start.astimezone(patient_zone(account.timezone)).date()
+    totals = select(DailyTotalRow.local_date, DailyTotalRow.steps).where(
+        DailyTotalRow.patient_id == account.patient_id,
+        DailyTotalRow.provider == account.provider,
+        DailyTotalRow.local_date.between(window.first, window.last),
+    )
+    before = select(func.coalesce(func.sum(StepIntervalRow.steps), 0)).where(
+        StepIntervalRow.patient_id == account.patient_id,
+        StepIntervalRow.provider == account.provider,
+        StepIntervalRow.local_date == tail_day,
+        StepIntervalRow.start_utc < start,
+    )
+    with ctx.factory() as session:
+        known = dict(session.execute(totals).all())
+        return MinuteScope(start, tail_day, known, session.scalar(before) or 0)
 
 
 def _write_days(
@@ -258,7 +311,12 @@ def _finish(
             "last_error": None,
             # A push that arrived during the sync keeps the account due at once.
             "next_sync_due": _unless_pushed(account, next_poll(now, ctx.backoff, ctx.rng)),
+            # Everything visible when this sync started has been read.
+            "synced_until": result.started_at,
+            "changed_from": _changes_left(account),
         }
+        if result.full_read:
+            values["full_read_at"] = result.started_at
     else:
         failures = account.consecutive_failures + 1
         values |= {
@@ -273,12 +331,29 @@ def _finish(
     fenced(session, account.id, ctx.worker, values)
 
 
-def _unless_pushed(account: ClaimedAccount, computed: datetime):
-    """SQL for the next due time: ``computed``, unless someone marked the account
-    due (:mod:`.push`) while this sync ran; then their earlier time stands."""
+def _pushed(account: ClaimedAccount):
+    """SQL: someone marked the account due (:mod:`.push`) while this sync ran."""
     current = LinkedAccount.next_sync_due
     if account.due_at_claim is None:
-        pushed = current.is_not(None)
-    else:
-        pushed = current.is_not(None) & (current != account.due_at_claim)
-    return case((pushed, current), else_=literal(computed, UTCDateTime()))
+        return current.is_not(None)
+    return current.is_not(None) & (current != account.due_at_claim)
+
+
+def _unless_pushed(account: ClaimedAccount, computed: datetime):
+    """SQL for the next due time: ``computed``, unless a push came in while this
+    sync ran; then its earlier time stands."""
+    current = LinkedAccount.next_sync_due
+    return case((_pushed(account), current), else_=literal(computed, UTCDateTime()))
+
+
+def _changes_left(account: ClaimedAccount):
+    """SQL for ``changed_from`` after a successful sync: cleared, since this sync
+    read from it, unless a webhook may have come in meanwhile (a push, a changed
+    value, or an account backing off, which pushes do not mark due); then it
+    stays for the next sync, which reads a little more, never less."""
+    current = LinkedAccount.changed_from
+    if account.consecutive_failures:
+        return current
+    claimed = literal(account.changed_from, UTCDateTime())
+    unchanged = current.is_(None) if account.changed_from is None else current == claimed
+    return case((_pushed(account) | ~unchanged, current), else_=None)
