@@ -10,8 +10,13 @@ arriving late, no interval is lost or doubled."""
 from __future__ import annotations
 
 import itertools
+import os
+import subprocess
+import sys
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -22,16 +27,19 @@ from hypothesis import strategies as st
 from portal_support import WEBHOOK_SECRET
 from sqlalchemy import func, select
 from sync_support import WalkerSource, seed_accounts
+from sync_worlds import GoogleWorld as GoogleSyncWorld
 
 from adapters.garmin import GarminAdapter
 from adapters.google_health import GoogleHealthAdapter
 from core.errors import Transient
+from core.schema import StepBatch, StepInterval
 from core.source import MinuteScope
 from ingest.credentials import CredentialStore
-from ingest.db import transaction
+from ingest.db import make_engine, session_factory, transaction, upgrade
 from ingest.linking import link_account
 from ingest.models import LinkedAccount, StepIntervalRow, Therapist
 from ingest.patients import add_patient
+from ingest.store import write_batch
 from ingest.sync.backoff import BackoffPolicy
 from ingest.sync.engine import Sources, SyncContext, SyncResult
 from ingest.sync.push import mark_changed, mark_due, request_full_read
@@ -55,6 +63,7 @@ NEW_YORK = "America/New_York"
 NOW = datetime(2026, 3, 10, 15, 7, tzinfo=UTC)  # 11:07 in New York
 TODAY = date(2026, 3, 10)
 STEP = timedelta(minutes=15)
+MINUTE = timedelta(minutes=1)
 POLICY = WindowPolicy(backfill_days=3, lookback_days=2, overlap_minutes=30, full_read_hours=24)
 _ids = itertools.count()
 
@@ -451,3 +460,57 @@ def test_minutes_since_the_last_start_less_the_overlap():
     assert minutes_since(now, None, None, full, policy) is None  # never synced
     assert minutes_since(now, last, None, None, policy) is None  # asked for (--full)
     assert minutes_since(now, last, None, now - timedelta(hours=24), policy) is None  # daily
+
+
+def test_a_partial_fetch_of_a_day_keeps_the_rest_of_its_rows(factory, patient):
+    """Routine syncs write part of a day (its last minutes): the write path must
+    upsert those and leave the day's other stored intervals as they are."""
+    start = local(TODAY, 8)
+    minutes = [
+        StepInterval(patient, "google-health", "Charge 6", start + n * MINUTE,
+                     start + (n + 1) * MINUTE, -4 * 3600, 10 + n)
+        for n in range(120)
+    ]  # fmt: skip
+    with transaction(factory) as session:
+        write_batch(session, StepBatch(intervals=minutes))
+    tail = [replace(m, steps=m.steps + 1) for m in minutes[90:]]  # the last 30, revised
+    tail.append(replace(minutes[-1], start=minutes[-1].end, end=minutes[-1].end + MINUTE))
+    with transaction(factory) as session:
+        report = write_batch(session, StepBatch(intervals=tail))
+
+    assert report.intervals_changed == 31
+    with factory() as session:
+        rows = dict(session.execute(select(StepIntervalRow.start_utc, StepIntervalRow.steps)).all())
+    assert len(rows) == 121
+    assert rows == {m.start: m.steps for m in minutes[:90]} | {t.start: t.steps for t in tail}
+
+
+def test_sync_full_on_the_command_line_reads_the_whole_look_back(tmp_path, secret_key, cipher):
+    db_url = f"sqlite:///{tmp_path}/cli.db"
+    engine = make_engine(db_url)
+    upgrade(engine)
+    factory = session_factory(engine)
+    world = GoogleSyncWorld()
+    with world.serving() as urls:
+        seed_accounts(factory, cipher, 2, "google-health", ("Europe/Oslo",), link=world.link)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("STRIDEWISE_")}
+        env |= {f"STRIDEWISE_{k.upper()}": v for k, v in urls.items()}
+        env |= {"STRIDEWISE_DATABASE_URL": db_url, "STRIDEWISE_SECRET_KEY": secret_key}
+        stridewise = str(Path(sys.executable).with_name("stridewise"))
+        first = subprocess.run([stridewise, "sync", "--all"], env=env, capture_output=True,
+                               text=True, timeout=120)  # fmt: skip
+        before = {a.patient_id: a.full_read_at for a in _accounts(factory)}
+        full = subprocess.run([stridewise, "sync", "--full", "--patient", "P00001"], env=env,
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
+        after = {a.patient_id: a.full_read_at for a in _accounts(factory)}
+    engine.dispose()
+
+    assert first.returncode == 0 and full.returncode == 0, full.stderr
+    assert "1 accounts" in full.stdout
+    assert after["P00000"] == before["P00000"]  # not asked for, not synced
+    assert after["P00001"] > before["P00001"]
+
+
+def _accounts(factory) -> list[LinkedAccount]:
+    with factory() as session:
+        return list(session.scalars(select(LinkedAccount)))

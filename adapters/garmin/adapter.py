@@ -15,7 +15,8 @@ still. The daily totals (one call for the window) are running totals of the
 buckets, so a day's buckets are fetched again only when its total differs from
 the stored one: today while the watch uploads, an older day when a late upload
 landed in it, nothing at all while the wearer sleeps. A change that keeps the
-total (a re-attributed bucket) waits for the daily full read.
+total (a re-attributed bucket), and a day whose buckets came back unreadable while
+its total was stored, wait for the daily full read.
 """
 
 from __future__ import annotations
