@@ -8,7 +8,7 @@ the unfinished days to repeat once the lease runs out.
 
 Minute data is fetched in full only on the first sync, once a day
 (``full_read_at``) and on demand; routine syncs ask for less
-(:func:`.window.minutes_since`, :class:`core.source.MinuteScope`). The cursor
+(:mod:`.scope`, :class:`core.source.MinuteScope`). The cursor
 for that, ``synced_until``, moves only with the run's final transaction, so a
 crash leaves it behind and the next sync reads more, never less. Partial-day
 fetches are safe because the write path only upserts: it never deletes the
@@ -28,25 +28,19 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 import structlog
-from sqlalchemy import case, func, literal, select
+from sqlalchemy import case, literal
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.clock import patient_zone, utcnow
+from core.clock import utcnow
 from core.errors import AuthRevoked, ProviderError, RateLimited
 from core.schema import StepBatch
-from core.source import AccountRef, DateWindow, FetchResult, MinuteScope, StepSource
-from ingest.models import (
-    DailyTotalRow,
-    LinkedAccount,
-    LinkStatus,
-    StepIntervalRow,
-    SyncRun,
-    UTCDateTime,
-)
+from core.source import AccountRef, DateWindow, FetchResult, StepSource
+from ingest.models import LinkedAccount, LinkStatus, SyncRun, UTCDateTime
 from ingest.store import WriteReport, write_batch
 from ingest.sync.backoff import BackoffPolicy, next_poll, next_retry
 from ingest.sync.claims import ClaimedAccount, LeaseLost, fenced, renew
-from ingest.sync.window import WindowPolicy, minutes_since, sync_window
+from ingest.sync.scope import minute_scope
+from ingest.sync.window import WindowPolicy, sync_window
 
 log = structlog.get_logger("stridewise.sync")
 
@@ -142,7 +136,7 @@ def sync_account(
             account.external_user_id,
             account.timezone,
         )
-        scope = _scope(ctx, account, result.window, started, since)
+        scope = minute_scope(ctx.factory, account, result.window, started, ctx.window, since)
         result.full_read = scope is None
         fetched = source.fetch(ref, result.window, scope)
         result.api_calls = fetched.api_calls
@@ -169,39 +163,6 @@ def _policy_for(policy: WindowPolicy, source: StepSource) -> WindowPolicy:
     if (lookback, limit) == (policy.lookback_days, policy.provider_limit_days):
         return policy
     return replace(policy, lookback_days=lookback, provider_limit_days=limit)
-
-
-def _scope(
-    ctx: SyncContext,
-    account: ClaimedAccount,
-    window: DateWindow,
-    now: datetime,
-    since: date | None,
-) -> MinuteScope | None:
-    """What a routine sync asks for, with the window's stored totals to compare;
-    None for a full read (an explicit ``since`` is one too)."""
-    if since is not None:
-        return None
-    start = minutes_since(
-        now, account.synced_until, account.changed_from, account.full_read_at, ctx.window
-    )
-    if start is None:
-        return None
-    tail_day = start.astimezone(patient_zone(account.timezone)).date()
-    totals = select(DailyTotalRow.local_date, DailyTotalRow.steps).where(
-        DailyTotalRow.patient_id == account.patient_id,
-        DailyTotalRow.provider == account.provider,
-        DailyTotalRow.local_date.between(window.first, window.last),
-    )
-    before = select(func.coalesce(func.sum(StepIntervalRow.steps), 0)).where(
-        StepIntervalRow.patient_id == account.patient_id,
-        StepIntervalRow.provider == account.provider,
-        StepIntervalRow.local_date == tail_day,
-        StepIntervalRow.start_utc < start,
-    )
-    with ctx.factory() as session:
-        known = dict(session.execute(totals).all())
-        return MinuteScope(start, tail_day, known, session.scalar(before) or 0)
 
 
 def _write_days(
