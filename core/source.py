@@ -67,6 +67,8 @@ class MinuteScope:
     tail_day: date
     known_totals: Mapping[date, int] = field(default_factory=dict)
     stored_before: int = 0
+    # What the last sync saw the provider hold data up to (its FetchResult.data_through).
+    seen_through: datetime | None = None
 
     def moved(self, totals: Mapping[date, int]) -> set[date]:
         """Days whose fetched total differs from the stored one, either way."""
@@ -80,6 +82,11 @@ class FetchResult:
     # One plain line per skipped point or day: what was wrong with it.
     skipped: list[str] = field(default_factory=list)
     api_calls: int = 0
+    # The newest instant the provider held data up to, as far as this fetch saw
+    # (the newest interval's end, or the provider's own last-upload time); None
+    # when it saw none. A device uploads in order, so its next upload starts there:
+    # routine syncs read from here (less an overlap).
+    data_through: datetime | None = None
 
 
 class StepSource(Protocol):

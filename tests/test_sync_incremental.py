@@ -1,8 +1,8 @@
 """Routine syncs fetch only what can have changed, and still miss nothing.
 
-Real HTTP to both sandboxes, both databases, the real engine: a routine sync reads
-minutes from the last sync's start less an overlap; a late upload into an older day
-is caught by the day's moved total (Google's roll-up, Garmin's running totals), a
+Real HTTP to both sandboxes, both databases, the real engine: a routine sync
+reads minutes from the newest one already read less an overlap; a late upload into
+an older day is caught by the day's moved total (Google's roll-up, Garmin's running totals), a
 change no total shows by a webhook naming it or by the daily (or an on-demand)
 full read; and over many syncs at random instants against data that keeps
 arriving late, no interval is lost or doubled."""
@@ -232,7 +232,7 @@ def test_a_routine_sync_reads_only_the_last_minutes(world):
     assert matches_provider(world)
     if world.provider == "garmin":  # per-day buckets: today's, whose running total moved
         assert world.chart_days()[asked:] == [TODAY.isoformat()]
-    else:  # minutes from the last sync's start less the 30-minute overlap
+    else:  # the newest minute read last time less the 30-minute overlap
         assert 0 < routine.points_fetched <= 45
         assert routine.points_fetched * 10 < first.points_fetched
 
@@ -380,7 +380,9 @@ class RecordingSource(WalkerSource):
         self.scopes.append(scope)
         if self.during:
             self.during()
-        return super().fetch(account, window, scope)
+        result = super().fetch(account, window, scope)
+        result.data_through = max((i.end for i in result.batch.intervals), default=None)
+        return result
 
 
 def _engine_ctx(factory, source, clock) -> SyncContext:
@@ -417,7 +419,8 @@ def test_the_cursor_moves_only_with_a_successful_sync(factory, cipher):
     assert source.scopes[0] is None and source.scopes[1] is None
     assert source.scopes[2].since == changed
     state = _account(factory, account_id)
-    assert state.synced_until == routine.started_at and state.full_read_at == full.started_at
+    assert state.synced_until == min(routine.data_through, routine.started_at)
+    assert state.full_read_at == full.started_at
     assert state.changed_from is None
 
 

@@ -10,13 +10,15 @@ window ``lookback_days`` (``garmin_lookback_days``, default 3) before its cursor
 the adapter itself fetches exactly the window it is given.
 
 Routine syncs (:class:`core.source.MinuteScope`): the buckets come a whole day per
-call, so "minutes since an instant" cannot be asked for; what can be is cheaper
-still. The daily totals (one call for the window) are running totals of the
-buckets, so a day's buckets are fetched again only when its total differs from
-the stored one: today while the watch uploads, an older day when a late upload
-landed in it, nothing at all while the wearer sleeps. A change that keeps the
-total (a re-attributed bucket), and a day whose buckets came back unreadable while
-its total was stored, wait for the daily full read.
+call, so "minutes since an instant" cannot be asked for; "the days since" can, and
+only when there is something new. Today's summary says when the watch last
+uploaded (``lastSyncTimestampGMT``, kept as ``data_through``): if it uploaded since
+the last read, the days from where that read stopped are fetched again (usually
+today alone); if not, none are. The daily totals (one call for the window) are
+running totals of the buckets, so an older day whose total moved is fetched
+again too. A change that keeps every total and comes without an upload (a
+re-attributed bucket), and a day whose buckets came back unreadable, wait for the
+daily full read.
 """
 
 from __future__ import annotations
@@ -32,7 +34,14 @@ from garminconnect import Garmin
 from adapters.garmin.client import TOKEN_KEYS, client_with_tokens, current_tokens
 from adapters.garmin.config import GarminConfig
 from adapters.garmin.errors import translated
-from adapters.garmin.parse import PROVIDER, daily_totals, day_frame, intervals, primary_device
+from adapters.garmin.parse import (
+    PROVIDER,
+    daily_totals,
+    day_frame,
+    intervals,
+    parse_gmt,
+    primary_device,
+)
 from adapters.windows import spans
 from core.clock import local_today, utcnow
 from core.errors import BadData
@@ -62,6 +71,14 @@ class _Calls:
         self.count += 1
         with translated():
             return method(*args, **kwargs)
+
+
+def _uploaded(summary: object) -> datetime | None:
+    """Today's ``lastSyncTimestampGMT``: when the watch last uploaded."""
+    try:
+        return parse_gmt(summary.get("lastSyncTimestampGMT"))  # type: ignore[union-attr]
+    except (AttributeError, ValueError):
+        return None
 
 
 class GarminAdapter:
@@ -114,17 +131,59 @@ class GarminAdapter:
             result.batch.daily_totals.extend(totals)
             result.skipped.extend(skipped)
 
-        recent = today - timedelta(days=self._config.intraday_days - 1)
-        moved = None
-        if scope is not None:
-            moved = scope.moved({t.local_date: t.steps for t in result.batch.daily_totals})
-        day = max(window.first, recent)
+        recent = max(window.first, today - timedelta(days=self._config.intraday_days - 1))
+        summaries: dict[date, object] = {}
+        wanted = self._routine_days(garmin, calls, scope, result, recent, last, summaries)
+        day = recent
         while day <= last:
-            if moved is None or day in moved:
-                self._fetch_day(garmin, calls, account, day, zone, device_name, result)
+            if wanted is None or day in wanted:
+                self._fetch_day(garmin, calls, account, day, zone, device_name, result, summaries)
             day += timedelta(days=1)
+        result.data_through = _uploaded(summaries.get(today)) or max(
+            (i.end for i in result.batch.intervals), default=None
+        )
         result.api_calls = calls.count
         return result
+
+    def _routine_days(
+        self,
+        garmin: Garmin,
+        calls: _Calls,
+        scope: MinuteScope | None,
+        result: FetchResult,
+        first: date,
+        today: date,
+        summaries: dict[date, object],
+    ) -> set[date] | None:
+        """The days whose buckets a routine sync fetches (None: every day): those
+        whose total moved, and, when the watch uploaded since the last read (today's
+        ``lastSyncTimestampGMT``), every day from where that read stopped."""
+        if scope is None:
+            return None
+        wanted = scope.moved({t.local_date: t.steps for t in result.batch.daily_totals})
+        try:
+            summary = self._summary(garmin, calls, today, summaries)
+            day_frame(summary, today)  # a privacy-protected account stops here
+            uploaded = _uploaded(summary)
+        except BadData:  # fetching the day again says so
+            uploaded = None
+        if uploaded is None or scope.seen_through is None or uploaded > scope.seen_through:
+            day = max(first, scope.tail_day)
+            while day <= today:
+                wanted.add(day)
+                day += timedelta(days=1)
+        return wanted
+
+    @staticmethod
+    def _summary(garmin: Garmin, calls: _Calls, day: date, summaries: dict[date, object]):
+        """The day's summary, asked for once per fetch (a failure is not kept)."""
+        if day not in summaries:
+            summaries[day] = calls(
+                garmin.connectapi,
+                f"{garmin.garmin_connect_daily_summary_url}/{garmin.display_name}",
+                params={"calendarDate": day.isoformat()},
+            )
+        return summaries[day]
 
     def _fetch_day(
         self,
@@ -135,15 +194,11 @@ class GarminAdapter:
         zone: ZoneInfo | None,
         device_name: str,
         result: FetchResult,
+        summaries: dict[date, object],
     ) -> None:
         """One day's buckets; a day Garmin answers with garbage is skipped, not fatal."""
         try:
-            summary = calls(
-                garmin.connectapi,
-                f"{garmin.garmin_connect_daily_summary_url}/{garmin.display_name}",
-                params={"calendarDate": day.isoformat()},
-            )
-            frame = day_frame(summary, day)
+            frame = day_frame(self._summary(garmin, calls, day, summaries), day)
             if frame is None:
                 return
             buckets = calls(garmin.get_steps_data, day.isoformat())

@@ -13,10 +13,12 @@ Calls per sync: one roll-up per 90 days, then one list page per 10000 minutes,
 plus a token refresh about once an hour. The list filter takes physical
 (``start_time``) or civil (``civil_start_time``) bounds, so a routine sync
 (:class:`core.source.MinuteScope`) asks for exactly the minutes since an instant
-(one small page) plus, by civil date, the older days whose roll-up total moved:
-a late upload or a hand-logged walk moves its day's total. On the instant's own
-day the stored minutes before it plus those fetched must add up to the roll-up,
-else the rest of that day is read too (a watch that uploads hours late). Google
+(the newest minute seen last time, less an overlap: a watch uploads in order, so
+however late its next upload comes, it starts there; one small page) plus, by
+civil date, the older days whose roll-up total moved: a hand-logged walk or a
+revision moves its day's total. On the instant's own day the stored minutes
+before it plus those fetched must add up to the roll-up, else the rest of that
+day is read too (a second device's late minutes). Google
 reconciles overlapping devices in the roll-up, so for a patient with two
 devices that sum rarely matches and that day is read whole on every sync
 (correct, just more); and a change that moves no total (a second device's late
@@ -83,6 +85,7 @@ class GoogleHealthAdapter:
             self._fetch_totals(api, account, window, minutes)
             self._fetch_changed(api, account, window, scope, minutes)
         result.batch.devices.extend(minutes.devices.values())
+        result.data_through = max((i.end for i in result.batch.intervals), default=None)
         result.api_calls = api.calls + tokens.refresh_calls
         with self._lock:
             self.timings["http"] += api.http_seconds

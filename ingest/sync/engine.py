@@ -95,6 +95,7 @@ class SyncResult:
     started_at: datetime | None = None
     full_read: bool = False  # all of the window's minute data was asked for
     points_fetched: int = 0  # intervals the provider sent (benchmarks count them)
+    data_through: datetime | None = None  # FetchResult.data_through
 
 
 def day_batches(batch: StepBatch) -> list[tuple[date, StepBatch]]:
@@ -141,6 +142,7 @@ def sync_account(
         fetched = source.fetch(ref, result.window, scope)
         result.api_calls = fetched.api_calls
         result.points_fetched = len(fetched.batch.intervals)
+        result.data_through = fetched.data_through
         _write_days(ctx, account, result, fetched, clock_start)
     except LeaseLost:
         result.outcome, result.error_kind = "lease_lost", LEASE_LOST
@@ -272,8 +274,8 @@ def _finish(
             "last_error": None,
             # A push that arrived during the sync keeps the account due at once.
             "next_sync_due": _unless_pushed(account, next_poll(now, ctx.backoff, ctx.rng)),
-            # Everything visible when this sync started has been read.
-            "synced_until": result.started_at,
+            # Read up to here: the next routine sync starts (less the overlap) there.
+            "synced_until": _read_through(account, result),
             "changed_from": _changes_left(account),
         }
         if result.full_read:
@@ -290,6 +292,16 @@ def _finish(
         else:
             values["next_sync_due"] = next_retry(now, failures, ctx.backoff, ctx.rng, retry_after)
     fenced(session, account.id, ctx.worker, values)
+
+
+def _read_through(account: ClaimedAccount, result: SyncResult) -> datetime | None:
+    """The newest data instant read so far, never after this sync's start (data
+    seen later may still be arriving); unchanged when this fetch saw none."""
+    seen = result.data_through
+    if seen is None or result.started_at is None:
+        return account.synced_until
+    seen = min(seen, result.started_at)
+    return seen if account.synced_until is None else max(seen, account.synced_until)
 
 
 def _pushed(account: ClaimedAccount):

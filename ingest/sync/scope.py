@@ -48,4 +48,5 @@ def minute_scope(
     )
     with factory() as session:
         known = dict(session.execute(totals).all())
-        return MinuteScope(start, tail_day, known, session.scalar(before) or 0)
+        stored_before = session.scalar(before) or 0
+    return MinuteScope(start, tail_day, known, stored_before, account.synced_until)

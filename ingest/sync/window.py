@@ -6,9 +6,10 @@ marked provisional) and fill any gap since the cursor. Dates are the patient's
 own calendar dates, so "today" is computed in their zone.
 
 Daily totals are few, so every sync reads the whole window's; minute data is
-most of the volume, so a routine sync reads it only from where the last one
-started (less an overlap), from where a webhook said data changed, and for the
-days whose total moved (:class:`core.source.MinuteScope`). Once a day, and on
+most of the volume, so a routine sync reads it only from the newest minute
+already read (less an overlap: a device uploads in order, so its next upload
+starts there however late it comes), from where a webhook said data changed,
+and for the days whose total moved (:class:`core.source.MinuteScope`). Once a day, and on
 demand, the whole window is read again: a change that moved no total and sent
 no webhook (a revised minute, a lost push) is caught there.
 """
@@ -29,8 +30,8 @@ class WindowPolicy:
     settle_hours: float = 48
     # The provider's own limit on how far back it serves data; None when unlimited.
     provider_limit_days: int | None = None
-    # Routine syncs read minute data from the last sync's start less this much
-    # (clock skew, minutes landing while that sync ran) ...
+    # Routine syncs read minute data from the newest minute already read less this
+    # (minutes that land a little out of order, clock skew) ...
     overlap_minutes: float = 30
     # ... and the whole window when the last full read is older than this.
     full_read_hours: float = 24
@@ -86,13 +87,13 @@ def minutes_since(
 ) -> datetime | None:
     """The instant a routine sync reads minute data from, or None when this sync
     reads the whole window: the first one, the daily full read, or one on demand
-    (``full_read_at`` cleared). A webhook's change older than the back-fill
-    horizon is read from that horizon."""
+    (``full_read_at`` cleared). Never before the back-fill horizon (a webhook's old
+    change, data last seen long ago)."""
     if synced_until is None or full_read_at is None:
         return None
     if now - full_read_at >= timedelta(hours=policy.full_read_hours):
         return None
     since = synced_until - timedelta(minutes=policy.overlap_minutes)
     if changed_from is not None:
-        since = min(since, max(changed_from, now - timedelta(days=policy.backfill_days)))
-    return since
+        since = min(since, changed_from)
+    return max(since, now - timedelta(days=policy.backfill_days))
