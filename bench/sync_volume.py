@@ -9,7 +9,7 @@ synced once before the day starts (not counted), then every 15 minutes for 24
 virtual hours while their watches upload at irregular times (sometimes hours
 late). At the end what is stored is checked against what the providers hold.
 
-    python bench/sync_volume.py [--accounts 6] [--lookback 3]
+    python bench/sync_volume.py [--accounts 4] [--lookback 3]
 
 Figures: points (intervals sent by the provider) and API calls per patient-day,
 per provider and policy, and the old/new ratio (target: at least 10x fewer).
@@ -221,7 +221,7 @@ def _truth(google, garmin, provider: str, user, day: date) -> tuple[int, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--accounts", type=int, default=6, help="patients per provider")
+    parser.add_argument("--accounts", type=int, default=4, help="patients per provider")
     parser.add_argument("--lookback", type=int, default=3, help="look-back days")
     args = parser.parse_args()
     print(f"{args.accounts} patients per provider, {SYNCS_PER_DAY} syncs each over one "
