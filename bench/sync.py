@@ -133,7 +133,8 @@ def reset(factory, due: int) -> None:
         far = datetime.now(UTC) + timedelta(days=365)
         session.execute(update(LinkedAccount).values(
             synced_through=None, next_sync_due=far, lease_owner=None, lease_expires=None,
-            consecutive_failures=0, last_error=None, last_error_kind=None))  # fmt: skip
+            consecutive_failures=0, last_error=None, last_error_kind=None,
+            synced_until=None, full_read_at=None, changed_from=None))  # fmt: skip
         ids = select(LinkedAccount.id).order_by(LinkedAccount.id).limit(due).scalar_subquery()
         session.execute(
             update(LinkedAccount)

@@ -11,9 +11,10 @@ Adapters never open the database: their credentials come through a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Protocol
 
 from core.schema import StepBatch
@@ -46,18 +47,54 @@ class DateWindow:
         return (self.last - self.first).days + 1
 
 
+@dataclass(frozen=True, slots=True)
+class MinuteScope:
+    """A routine sync's narrower ask for minute data within its window.
+
+    The window's daily totals are always fetched whole (a few points). Minute data
+    is wanted from ``since`` on, plus every whole day of the window before
+    ``since``'s whose daily total differs from ``known_totals`` (what is stored; a
+    day missing there counts as moved): a late upload into an older day moves its
+    total. On ``since``'s own day (``tail_day``, the patient's date) the total moves
+    with every new minute, so there the check is that the stored steps before
+    ``since`` (``stored_before``) plus the fetched ones from it add up to the total;
+    if not, minutes landed late before ``since`` and the rest of that day is read.
+    How close an adapter gets to this depends on what its API can be asked for;
+    each adapter's docstring says. ``None`` in its place means all of the window.
+    """
+
+    since: datetime  # aware
+    tail_day: date
+    known_totals: Mapping[date, int] = field(default_factory=dict)
+    stored_before: int = 0
+    # What the last sync saw the provider hold data up to (its FetchResult.data_through).
+    seen_through: datetime | None = None
+
+    def moved(self, totals: Mapping[date, int]) -> set[date]:
+        """Days whose fetched total differs from the stored one, either way."""
+        days = set(totals) | set(self.known_totals)
+        return {d for d in days if totals.get(d) != self.known_totals.get(d)}
+
+
 @dataclass(slots=True)
 class FetchResult:
     batch: StepBatch = field(default_factory=StepBatch)
     # One plain line per skipped point or day: what was wrong with it.
     skipped: list[str] = field(default_factory=list)
     api_calls: int = 0
+    # The newest instant the provider held data up to, as far as this fetch saw
+    # (the newest interval's end, or the provider's own last-upload time); None
+    # when it saw none. A device uploads in order, so its next upload starts there:
+    # routine syncs read from here (less an overlap).
+    data_through: datetime | None = None
 
 
 class StepSource(Protocol):
     provider: str
 
-    def fetch(self, account: AccountRef, window: DateWindow) -> FetchResult: ...
+    def fetch(
+        self, account: AccountRef, window: DateWindow, scope: MinuteScope | None = None
+    ) -> FetchResult: ...
 
 
 @dataclass(frozen=True)

@@ -114,6 +114,13 @@ class LinkedAccount(Base):
     last_success_at: Mapped[datetime | None] = mapped_column()
     # Last local date whose data is committed; the sync cursor.
     synced_through: Mapped[date | None] = mapped_column(Date)
+    # Routine syncs read minute data only from here (less an overlap): the newest
+    # instant the provider held data up to when last read (never after that sync's start).
+    synced_until: Mapped[datetime | None] = mapped_column()
+    # When the whole look-back was last re-read (once a day; None: due now).
+    full_read_at: Mapped[datetime | None] = mapped_column()
+    # The earliest instant a webhook said changed since the last sync read it.
+    changed_from: Mapped[datetime | None] = mapped_column()
     next_sync_due: Mapped[datetime | None] = mapped_column(default=utcnow)
     lease_owner: Mapped[str | None] = mapped_column(String(128))
     lease_expires: Mapped[datetime | None] = mapped_column()

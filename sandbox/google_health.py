@@ -34,7 +34,7 @@ import re
 import secrets
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from urllib.parse import urlencode
@@ -91,6 +91,9 @@ class SandboxUser:
     manual: dict[date, int] = field(default_factory=dict)  # a logged walk at noon
     extra_points: list[dict] = field(default_factory=list)  # raw JSON added to list pages
     uploaded_through: datetime | None = None  # later minutes not synced yet (late sync)
+    # Minute start (UTC) -> steps as the device later re-processed them (same keys,
+    # other counts: a change that need not move the day's total).
+    revised: dict[datetime, int] = field(default_factory=dict)
     empty_pages: int = 0  # listings start with this many empty pages carrying a token
     revoked: bool = False  # the user withdrew consent
     faults: list[Fault] = field(default_factory=list)
@@ -207,7 +210,12 @@ class GoogleSandboxState:
             user.shapes.get(day - timedelta(days=1), DayShape()),
             manual,
         )
-        return [p for p in points if p.end <= visible_until]
+        revised = user.revised
+        return [
+            replace(p, steps=revised[p.start]) if p.start in revised else p
+            for p in points
+            if p.end <= visible_until
+        ]
 
     def _all_points(
         self,

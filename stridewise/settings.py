@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     # Sync engine and scheduler (issue 5).
     sync_backfill_days: int = Field(30, ge=1, le=365)
     sync_lookback_days: int = Field(3, ge=0, le=60)
+    # Routine syncs read minute data from the newest minute already read less this overlap
+    # (plus days whose total moved or a webhook named); the whole look-back once
+    # every full-read interval (and on ``stridewise sync --full``).
+    sync_overlap_minutes: float = Field(30, ge=0, le=24 * 60)
+    sync_full_read_hours: float = Field(24, gt=0)
     sync_interval_minutes: float = Field(15, gt=0)
     sync_tick_seconds: float = Field(30, gt=0)
     sync_concurrency: int = Field(8, ge=1, le=256)

@@ -47,6 +47,8 @@ def sync_context(
             backfill_days=settings.sync_backfill_days,
             lookback_days=settings.sync_lookback_days,
             settle_hours=settings.provisional_settle_hours,
+            overlap_minutes=settings.sync_overlap_minutes,
+            full_read_hours=settings.sync_full_read_hours,
         ),
         backoff=BackoffPolicy(
             interval_s=settings.sync_interval_minutes * 60,

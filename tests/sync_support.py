@@ -15,7 +15,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.schema import DailyTotal, StepBatch, StepInterval
-from core.source import AccountRef, DateWindow, FetchResult
+from core.source import AccountRef, DateWindow, FetchResult, MinuteScope
 from ingest.crypto import Cipher
 from ingest.models import LinkedAccount, Patient, StepIntervalRow, SyncRun, Therapist
 from sandbox.walker import DayShape, Walker
@@ -128,7 +128,10 @@ class WalkerSource:
         self.in_flight = self.peak_in_flight = 0
         self._lock = threading.Lock()
 
-    def fetch(self, account: AccountRef, window: DateWindow) -> FetchResult:
+    def fetch(
+        self, account: AccountRef, window: DateWindow, scope: MinuteScope | None = None
+    ) -> FetchResult:
+        """The whole window whatever ``scope`` says (reading more is always safe)."""
         with self._lock:
             self.fetches.append((account.account_id, window))
             script = self.errors.get(account.patient_id)

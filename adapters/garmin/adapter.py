@@ -8,6 +8,17 @@ library refreshed on the way are stored again, even when the fetch then fails.
 Late uploads: watches sync when they can, so the sync engine should start every
 window ``lookback_days`` (``garmin_lookback_days``, default 3) before its cursor;
 the adapter itself fetches exactly the window it is given.
+
+Routine syncs (:class:`core.source.MinuteScope`): the buckets come a whole day per
+call, so "minutes since an instant" cannot be asked for; "the days since" can, and
+only when there is something new. Today's summary says when the watch last
+uploaded (``lastSyncTimestampGMT``, kept as ``data_through``): if it uploaded since
+the last read, the days from where that read stopped are fetched again (usually
+today alone); if not, none are. The daily totals (one call for the window) are
+running totals of the buckets, so an older day whose total moved is fetched
+again too. A change that keeps every total and comes without an upload (a
+re-attributed bucket), and a day whose buckets came back unreadable, wait for the
+daily full read.
 """
 
 from __future__ import annotations
@@ -23,11 +34,25 @@ from garminconnect import Garmin
 from adapters.garmin.client import TOKEN_KEYS, client_with_tokens, current_tokens
 from adapters.garmin.config import GarminConfig
 from adapters.garmin.errors import translated
-from adapters.garmin.parse import PROVIDER, daily_totals, day_frame, intervals, primary_device
+from adapters.garmin.parse import (
+    PROVIDER,
+    daily_totals,
+    day_frame,
+    intervals,
+    parse_gmt,
+    primary_device,
+)
 from adapters.windows import spans
 from core.clock import local_today, utcnow
 from core.errors import BadData
-from core.source import AccountRef, CredentialVault, DateWindow, FetchResult, StoredCredentials
+from core.source import (
+    AccountRef,
+    CredentialVault,
+    DateWindow,
+    FetchResult,
+    MinuteScope,
+    StoredCredentials,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -48,6 +73,14 @@ class _Calls:
             return method(*args, **kwargs)
 
 
+def _uploaded(summary: object) -> datetime | None:
+    """Today's ``lastSyncTimestampGMT``: when the watch last uploaded."""
+    try:
+        return parse_gmt(summary.get("lastSyncTimestampGMT"))  # type: ignore[union-attr]
+    except (AttributeError, ValueError):
+        return None
+
+
 class GarminAdapter:
     provider = PROVIDER
 
@@ -62,16 +95,20 @@ class GarminAdapter:
         self._clock = clock
         self.lookback_days = config.lookback_days
 
-    def fetch(self, account: AccountRef, window: DateWindow) -> FetchResult:
+    def fetch(
+        self, account: AccountRef, window: DateWindow, scope: MinuteScope | None = None
+    ) -> FetchResult:
         stored = self._credentials.load(account.account_id)
         with translated():
             garmin = client_with_tokens(self._config, stored.data)
         try:
-            return self._fetch(garmin, account, window)
+            return self._fetch(garmin, account, window, scope)
         finally:
             self._keep_refreshed_tokens(garmin, account, stored)
 
-    def _fetch(self, garmin: Garmin, account: AccountRef, window: DateWindow) -> FetchResult:
+    def _fetch(
+        self, garmin: Garmin, account: AccountRef, window: DateWindow, scope: MinuteScope | None
+    ) -> FetchResult:
         now = self._clock()
         zone = ZoneInfo(account.timezone) if account.timezone else None  # exact DST, if known
         today = local_today(now, account.timezone)
@@ -94,13 +131,59 @@ class GarminAdapter:
             result.batch.daily_totals.extend(totals)
             result.skipped.extend(skipped)
 
-        recent = today - timedelta(days=self._config.intraday_days - 1)
-        day = max(window.first, recent)
+        recent = max(window.first, today - timedelta(days=self._config.intraday_days - 1))
+        summaries: dict[date, object] = {}
+        wanted = self._routine_days(garmin, calls, scope, result, recent, last, summaries)
+        day = recent
         while day <= last:
-            self._fetch_day(garmin, calls, account, day, zone, device_name, result)
+            if wanted is None or day in wanted:
+                self._fetch_day(garmin, calls, account, day, zone, device_name, result, summaries)
             day += timedelta(days=1)
+        result.data_through = _uploaded(summaries.get(today)) or max(
+            (i.end for i in result.batch.intervals), default=None
+        )
         result.api_calls = calls.count
         return result
+
+    def _routine_days(
+        self,
+        garmin: Garmin,
+        calls: _Calls,
+        scope: MinuteScope | None,
+        result: FetchResult,
+        first: date,
+        today: date,
+        summaries: dict[date, object],
+    ) -> set[date] | None:
+        """The days whose buckets a routine sync fetches (None: every day): those
+        whose total moved, and, when the watch uploaded since the last read (today's
+        ``lastSyncTimestampGMT``), every day from where that read stopped."""
+        if scope is None:
+            return None
+        wanted = scope.moved({t.local_date: t.steps for t in result.batch.daily_totals})
+        try:
+            summary = self._summary(garmin, calls, today, summaries)
+            day_frame(summary, today)  # a privacy-protected account stops here
+            uploaded = _uploaded(summary)
+        except BadData:  # fetching the day again says so
+            uploaded = None
+        if uploaded is None or scope.seen_through is None or uploaded > scope.seen_through:
+            day = max(first, scope.tail_day)
+            while day <= today:
+                wanted.add(day)
+                day += timedelta(days=1)
+        return wanted
+
+    @staticmethod
+    def _summary(garmin: Garmin, calls: _Calls, day: date, summaries: dict[date, object]):
+        """The day's summary, asked for once per fetch (a failure is not kept)."""
+        if day not in summaries:
+            summaries[day] = calls(
+                garmin.connectapi,
+                f"{garmin.garmin_connect_daily_summary_url}/{garmin.display_name}",
+                params={"calendarDate": day.isoformat()},
+            )
+        return summaries[day]
 
     def _fetch_day(
         self,
@@ -111,15 +194,11 @@ class GarminAdapter:
         zone: ZoneInfo | None,
         device_name: str,
         result: FetchResult,
+        summaries: dict[date, object],
     ) -> None:
         """One day's buckets; a day Garmin answers with garbage is skipped, not fatal."""
         try:
-            summary = calls(
-                garmin.connectapi,
-                f"{garmin.garmin_connect_daily_summary_url}/{garmin.display_name}",
-                params={"calendarDate": day.isoformat()},
-            )
-            frame = day_frame(summary, day)
+            frame = day_frame(self._summary(garmin, calls, day, summaries), day)
             if frame is None:
                 return
             buckets = calls(garmin.get_steps_data, day.isoformat())

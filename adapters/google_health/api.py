@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from datetime import UTC, date
+from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from typing import Protocol
 
@@ -58,11 +58,15 @@ class HealthApi:
     def step_pages(self, first: date, end: date, page_size: int) -> Iterator[dict]:
         """Raw step points whose civil start lies in [first, end), page by page to the
         end (a page may be empty yet carry a token)."""
+        yield from self._pages("civil_start_time", first.isoformat(), end.isoformat(), page_size)
+
+    def step_pages_between(self, start: datetime, stop: datetime, page_size: int) -> Iterator[dict]:
+        """Raw step points whose physical start lies in [start, stop), page by page."""
+        yield from self._pages("start_time", _rfc3339(start), _rfc3339(stop), page_size)
+
+    def _pages(self, field: str, low: str, high: str, page_size: int) -> Iterator[dict]:
         params = {
-            "filter": (
-                f'steps.interval.civil_start_time >= "{first.isoformat()}" AND '
-                f'steps.interval.civil_start_time < "{end.isoformat()}"'
-            ),
+            "filter": f'steps.interval.{field} >= "{low}" AND steps.interval.{field} < "{high}"',
             "pageSize": str(page_size),
         }
         while True:
@@ -159,6 +163,10 @@ def _retry_after(value: str | None) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - utcnow()).total_seconds())
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _civil(day: date) -> dict:

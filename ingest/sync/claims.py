@@ -43,6 +43,10 @@ class ClaimedAccount:
     synced_through: date | None
     earliest_provisional: date | None
     consecutive_failures: int
+    # Where routine syncs resume reading minutes (see ingest.sync.window.minutes_since).
+    synced_until: datetime | None
+    full_read_at: datetime | None
+    changed_from: datetime | None
     # next_sync_due as claimed: a different value at the end means a push came in.
     due_at_claim: datetime | None
     # The run recorded as ``running`` with the claim; its outcome replaces it.
@@ -147,6 +151,9 @@ def _details(ids: Iterable[int]):
             LinkedAccount.synced_through,
             provisional,
             LinkedAccount.consecutive_failures,
+            LinkedAccount.synced_until,
+            LinkedAccount.full_read_at,
+            LinkedAccount.changed_from,
         )
         .join(Patient, Patient.id == LinkedAccount.patient_id)
         .where(LinkedAccount.id.in_(list(ids)))

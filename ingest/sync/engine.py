@@ -8,6 +8,14 @@ the unfinished days to repeat once the lease runs out. The claim recorded the
 run as ``running``; the last transaction turns that row into the outcome, so a
 crashed sync stays visible until the sweep closes it as ``abandoned``.
 
+Minute data is fetched in full only on the first sync, once a day
+(``full_read_at``) and on demand; routine syncs ask for less
+(:mod:`.scope`, :class:`core.source.MinuteScope`). The cursor
+for that, ``synced_until``, moves only with the run's final transaction, so a
+crash leaves it behind and the next sync reads more, never less. Partial-day
+fetches are safe because the write path only upserts: it never deletes the
+rows of a day it was given part of.
+
 This module owns what errors mean for an account (see :mod:`.backoff`); it
 logs when an account starts failing and when it recovers, not on every poll.
 """
@@ -35,6 +43,7 @@ from ingest.models import LinkedAccount, LinkStatus, SyncRun, UTCDateTime
 from ingest.store import WriteReport, write_batch
 from ingest.sync.backoff import BackoffPolicy, next_poll, next_retry
 from ingest.sync.claims import ClaimedAccount, LeaseLost, fenced, renew
+from ingest.sync.scope import minute_scope
 from ingest.sync.window import WindowPolicy, sync_window
 
 log = structlog.get_logger("stridewise.sync")
@@ -90,6 +99,9 @@ class SyncResult:
     seconds: float = 0.0
     started_at: datetime | None = None
     run_id: int | None = None  # the SyncRun row, once recorded as running
+    full_read: bool = False  # all of the window's minute data was asked for
+    points_fetched: int = 0  # intervals the provider sent (benchmarks count them)
+    data_through: datetime | None = None  # FetchResult.data_through
 
 
 def day_batches(batch: StepBatch) -> list[tuple[date, StepBatch]]:
@@ -131,8 +143,12 @@ def sync_account(
             account.external_user_id,
             account.timezone,
         )
-        fetched = source.fetch(ref, result.window)
+        scope = minute_scope(ctx.factory, account, result.window, started, ctx.window, since)
+        result.full_read = scope is None
+        fetched = source.fetch(ref, result.window, scope)
         result.api_calls = fetched.api_calls
+        result.points_fetched = len(fetched.batch.intervals)
+        result.data_through = fetched.data_through
         _write_days(ctx, account, result, fetched, clock_start)
     except LeaseLost:
         result.outcome, result.error_kind = "lease_lost", LEASE_LOST
@@ -277,7 +293,12 @@ def _finish(
             "last_error": None,
             # A push that arrived during the sync keeps the account due at once.
             "next_sync_due": _unless_pushed(account, next_poll(now, ctx.backoff, ctx.rng)),
+            # Read up to here: the next routine sync starts (less the overlap) there.
+            "synced_until": _read_through(account, result),
+            "changed_from": _changes_left(account),
         }
+        if result.full_read:
+            values["full_read_at"] = result.started_at
     else:
         failures = account.consecutive_failures + 1
         values |= {
@@ -292,12 +313,39 @@ def _finish(
     fenced(session, account.id, ctx.worker, values)
 
 
-def _unless_pushed(account: ClaimedAccount, computed: datetime):
-    """SQL for the next due time: ``computed``, unless someone marked the account
-    due (:mod:`.push`) while this sync ran; then their earlier time stands."""
+def _read_through(account: ClaimedAccount, result: SyncResult) -> datetime | None:
+    """The newest data instant read so far, never after this sync's start (data
+    seen later may still be arriving); unchanged when this fetch saw none."""
+    seen = result.data_through
+    if seen is None or result.started_at is None:
+        return account.synced_until
+    seen = min(seen, result.started_at)
+    return seen if account.synced_until is None else max(seen, account.synced_until)
+
+
+def _pushed(account: ClaimedAccount):
+    """SQL: someone marked the account due (:mod:`.push`) while this sync ran."""
     current = LinkedAccount.next_sync_due
     if account.due_at_claim is None:
-        pushed = current.is_not(None)
-    else:
-        pushed = current.is_not(None) & (current != account.due_at_claim)
-    return case((pushed, current), else_=literal(computed, UTCDateTime()))
+        return current.is_not(None)
+    return current.is_not(None) & (current != account.due_at_claim)
+
+
+def _unless_pushed(account: ClaimedAccount, computed: datetime):
+    """SQL for the next due time: ``computed``, unless a push came in while this
+    sync ran; then its earlier time stands."""
+    current = LinkedAccount.next_sync_due
+    return case((_pushed(account), current), else_=literal(computed, UTCDateTime()))
+
+
+def _changes_left(account: ClaimedAccount):
+    """SQL for ``changed_from`` after a successful sync: cleared, since this sync
+    read from it, unless a webhook may have come in meanwhile (a push, a changed
+    value, or an account backing off, which pushes do not mark due); then it
+    stays for the next sync, which reads a little more, never less."""
+    current = LinkedAccount.changed_from
+    if account.consecutive_failures:
+        return current
+    claimed = literal(account.changed_from, UTCDateTime())
+    unchanged = current.is_(None) if account.changed_from is None else current == claimed
+    return case((_pushed(account) | ~unchanged, current), else_=None)

@@ -21,7 +21,7 @@ from ingest.crypto import Cipher
 from ingest.models import LinkedAccount, LinkStatus, SyncRun
 from ingest.patients import get_patient
 from ingest.sync.claims import count_claimable
-from ingest.sync.push import mark_due
+from ingest.sync.push import mark_due, request_full_read
 from ingest.sync.runner import CycleReport, worker_name
 from stridewise.cli.common import console, current_app, parse_date
 from stridewise.settings import Settings
@@ -63,6 +63,13 @@ def sync_cmd(
     patient: str = typer.Option(None, "--patient", help="Sync this patient now, due or not."),
     since: str = typer.Option(None, "--since", help="Re-read from this date (YYYY-MM-DD)."),
     all_: bool = typer.Option(False, "--all", help="Sync every active account now, due or not."),
+    full: bool = typer.Option(
+        False,
+        "--full",
+        help="Re-read the whole look-back's minute data (routine syncs read only what can "
+        "have changed; a full read runs once a day by itself). Syncs every active "
+        "account, or --patient's, now.",
+    ),
 ) -> None:
     """Run syncs in the foreground and show what each did; exits 1 if any failed.
 
@@ -86,7 +93,10 @@ def sync_cmd(
             # A push as well: should a worker hold the account right now, it stays
             # due and runs again as soon as that sync ends.
             mark_due(session, patient)
-    forced = bool(patient or all_)
+    if full:
+        with factory() as session, session.begin():
+            request_full_read(session, patient)
+    forced = bool(patient or all_ or full)
     total = count_claimable(factory, utcnow(), patient_id=patient, force=forced)
     progress = Progress(TextColumn("syncing"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), console=console, transient=True)  # fmt: skip

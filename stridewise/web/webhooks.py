@@ -1,8 +1,10 @@
 """Google Health push notifications: ``POST /webhooks/google-health``.
 
 A notification names a user and the intervals that changed, never values; it
-only marks that user's account due (``ingest.sync.push.mark_due``) so the sync
-engine fetches the data, and polling stays the safety net for lost pushes.
+marks that user's account due (``ingest.sync.push.mark_due``) and notes the
+earliest changed instant (``mark_changed``) so the next routine sync reads
+minute data from there; polling and the daily full read stay the safety net for
+lost pushes.
 Google checks the endpoint with two ``{"type": "verification"}`` posts, one
 carrying the configured ``Authorization`` secret (201) and one without (401).
 """
@@ -14,7 +16,7 @@ import binascii
 import hashlib
 import hmac
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import structlog
 from cryptography.exceptions import InvalidSignature
@@ -32,7 +34,7 @@ from core.clock import utcnow
 from ingest.db import transaction
 from ingest.models import LinkedAccount
 from ingest.portal_models import WebhookReceipt
-from ingest.sync.push import mark_due
+from ingest.sync.push import mark_changed, mark_due
 from stridewise.wiring import App
 
 PATH = "/google-health"  # mounted under /webhooks
@@ -120,6 +122,20 @@ async def google_health(request: Request) -> Response:
     return JSONResponse({"accounts_marked": marked}, 200)
 
 
+def _earliest_start(notification: Notification) -> datetime | None:
+    """The earliest ``startTime`` among the notified intervals; ones that do not
+    parse are left out (the account is marked due all the same)."""
+    starts = []
+    for interval in notification.data.intervals:
+        try:
+            start = datetime.fromisoformat(interval.physicalTimeInterval.get("startTime", ""))
+        except (TypeError, ValueError):
+            continue
+        if start.tzinfo is not None:
+            starts.append(start.astimezone(UTC))
+    return min(starts, default=None)
+
+
 def _mark(app: App, notification: Notification, body_hash: str) -> int:
     """Mark the notified user's account due once per distinct notification."""
     now = utcnow()
@@ -141,6 +157,9 @@ def _mark(app: App, notification: Notification, body_hash: str) -> int:
             if patient_id is None:
                 log.info("webhook for an unknown user")
                 return 0
+            changed = _earliest_start(notification)
+            if changed is not None:
+                mark_changed(session, patient_id, PROVIDER, changed)
             marked = mark_due(session, patient_id, PROVIDER, now)
     except IntegrityError:
         log.info("webhook duplicate ignored")

@@ -3,14 +3,14 @@ known yet, so it may be NULL), and an index over the running ones for the sweep
 that closes a crashed worker's as ``abandoned``.
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
