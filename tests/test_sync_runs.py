@@ -28,9 +28,9 @@ class Stalling(WalkerSource):
         super().__init__()
         self.meanwhile = meanwhile
 
-    def fetch(self, account_ref, window):
+    def fetch(self, account_ref, window, scope=None):
         self.meanwhile()
-        return super().fetch(account_ref, window)
+        return super().fetch(account_ref, window, scope)
 
 
 def die() -> None:
