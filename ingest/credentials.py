@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import utcnow
@@ -46,6 +46,12 @@ class LockedCredentials:
         return self.current
 
 
+_ACCOUNTS = LinkedAccount.__table__
+_LOAD = select(_ACCOUNTS.c.credentials, _ACCOUNTS.c.credentials_version).where(
+    _ACCOUNTS.c.id == bindparam("id")
+)
+
+
 class CredentialStore:
     """The :class:`core.source.CredentialVault` on ``linked_accounts``, encrypted."""
 
@@ -54,12 +60,8 @@ class CredentialStore:
         self._cipher = cipher
 
     def load(self, account_id: int) -> StoredCredentials:
-        with self._factory() as session:
-            row = session.execute(
-                select(LinkedAccount.credentials, LinkedAccount.credentials_version).where(
-                    LinkedAccount.id == account_id
-                )
-            ).one_or_none()
+        with self._factory() as session:  # Core on the session's connection: once per sync
+            row = session.connection().execute(_LOAD, {"id": account_id}).one_or_none()
         if row is None:
             raise NotFound(f"linked account {account_id} does not exist")
         return StoredCredentials(account_id, self._cipher.decrypt_json(row[0]), row[1])

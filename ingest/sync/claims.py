@@ -155,12 +155,13 @@ def renew(
 
 
 def fenced(session: Session, account_id: int, worker: str, values: dict) -> None:
-    """Update the account only while ``worker`` holds its lease."""
-    result = session.execute(
-        update(LinkedAccount)
-        .where(LinkedAccount.id == account_id, LinkedAccount.lease_owner == worker)
+    """Update the account only while ``worker`` holds its lease (Core on the session's
+    connection: the ORM's bulk-update layer costs more than the statement)."""
+    table = LinkedAccount.__table__
+    result = session.connection().execute(
+        update(table)
+        .where(table.c.id == account_id, table.c.lease_owner == worker)
         .values(**values)
-        .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
         raise LeaseLost(f"account {account_id} is no longer leased to {worker}")

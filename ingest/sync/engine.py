@@ -17,10 +17,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import structlog
-from sqlalchemy import case, literal
+from sqlalchemy import case, insert, literal
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import utcnow
@@ -89,8 +89,17 @@ class SyncResult:
 def day_batches(batch: StepBatch) -> list[tuple[date, StepBatch]]:
     """The batch split by local date, oldest first; devices go with the first day."""
     days: dict[date, StepBatch] = {}
+    offsets: dict[int, timedelta] = {}
     for interval in batch.intervals:
-        days.setdefault(interval.local_date, StepBatch()).intervals.append(interval)
+        # ``interval.local_date``, inlined: adapters hand over UTC starts, and a
+        # batch has few distinct offsets.
+        start, offset = interval.start, interval.utc_offset_s
+        if start.tzinfo is not UTC:
+            start = start.astimezone(UTC)
+        if offset not in offsets:
+            offsets[offset] = timedelta(seconds=offset)
+        day = (start + offsets[offset]).date()
+        days.setdefault(day, StepBatch()).intervals.append(interval)
     for total in batch.daily_totals:
         days.setdefault(total.local_date, StepBatch()).daily_totals.append(total)
     ordered = sorted(days.items())
@@ -162,14 +171,17 @@ def _write_days(
     cursor = account.synced_through
     days = day_batches(fetched.batch)
     reports: list[WriteReport] = []
+    # The claim read the account's patient; it cannot vanish without the account
+    # (cascade), and then the fenced writes below fail and roll back.
+    patients = {account.patient_id}
     for day, batch in days[:-1]:
         with ctx.factory() as session, session.begin():
-            reports.append(write_batch(session, batch))
+            reports.append(write_batch(session, batch, patients))
             cursor = _advanced(cursor, min(day, window.last))
             renew(session, account.id, ctx.worker, ctx.clock(), ctx.lease_seconds, cursor)
     with ctx.factory() as session, session.begin():
         if days:
-            reports.append(write_batch(session, days[-1][1]))
+            reports.append(write_batch(session, days[-1][1], patients))
         result.intervals_written = sum(r.intervals_changed for r in reports)
         result.totals_written = sum(r.totals_changed for r in reports)
         problems = [r.reason for report in reports for r in report.rejected] + fetched.skipped
@@ -231,8 +243,8 @@ def _finish(
     now = ctx.clock()
     result.seconds = time.perf_counter() - clock_start
     window = result.window or DateWindow(now.date(), now.date())
-    session.add(
-        SyncRun(
+    session.connection().execute(  # Core, not the ORM: no unit of work for one row
+        insert(SyncRun.__table__).values(
             account_id=account.id,
             window_start=window.first,
             window_end=window.last,
