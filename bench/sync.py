@@ -15,9 +15,9 @@ Figures: accounts/s (first sync started to last finished, from the SyncRun
 records), p50/p95 sync latency, API calls per sync, each worker's peak RSS.
 Memory is flat in the number of accounts when phase 2's peak is close to
 phase 1's. CPU per sync is each process's user+system time (``/proc``) from
-when it has started up and sits idle until the phase's last sync, divided by
-the syncs; the start-up itself (imports, connections) is printed apart, as a
-long-running worker pays it once.
+when it has started up (a worker: connected to the database) and sits idle,
+until the phase's last sync, divided by the syncs; the start-up itself
+(imports, connections) is printed apart, as a long-running worker pays it once.
 
     python bench/sync.py [--accounts 800] [--concurrency 8]
 
@@ -192,12 +192,30 @@ def settled(pids: list[int], limit_s: float = 30) -> float:
         before = now
 
 
+def connected(factory, names: list[str], limit_s: float = 120) -> None:
+    """Wait until every worker has connected to the database (its first tick: it has
+    imported and built everything but the provider adapter, which loads on first use)."""
+    deadline = time.monotonic() + limit_s
+    query = text("SELECT count(DISTINCT application_name) FROM pg_stat_activity "
+                 "WHERE application_name = ANY(:names)")  # fmt: skip
+    while time.monotonic() < deadline:
+        with factory() as session:
+            if session.scalar(query, {"names": names}) == len(names):
+                return
+        time.sleep(0.2)
+
+
 def phase(factory, env: dict, workers: int, accounts: int, sandbox_pid: int) -> dict:
     reset(factory)
-    procs = [subprocess.Popen([STRIDEWISE, "worker"], env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL) for _ in range(workers)]  # fmt: skip
+    names = [f"bench-worker-{i}" for i in range(workers)]
+    url = env["STRIDEWISE_DATABASE_URL"]
+    procs = [subprocess.Popen([STRIDEWISE, "worker"], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL,
+                              env=env | {"STRIDEWISE_DATABASE_URL": f"{url}?application_name={n}"})
+             for n in names]  # fmt: skip
     deadline = time.monotonic() + 600
     try:
+        connected(factory, names)
         startup_cpu = settled([p.pid for p in procs])
         sandbox_cpu = cpu_seconds(sandbox_pid)
         make_due(factory, accounts)
