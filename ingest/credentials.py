@@ -9,6 +9,7 @@ sees the fresh credentials instead of refreshing again.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -58,8 +59,31 @@ class CredentialStore:
     def __init__(self, factory: sessionmaker[Session], cipher: Cipher) -> None:
         self._factory = factory
         self._cipher = cipher
+        self._primed: dict[int, tuple[bytes, int]] = {}
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def primed(self, account_id: int, stored: bytes | None, version: int | None):
+        """While the block runs, the first :meth:`load` of the account returns this
+        stored copy (read moments ago, with the sync's claim) instead of reading it
+        again. A copy that is stale by then is no worse than a load just before a
+        change: a refresh re-reads under the row lock, and compares versions."""
+        if stored is None or version is None:
+            yield
+            return
+        with self._lock:
+            self._primed[account_id] = (stored, version)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._primed.pop(account_id, None)
 
     def load(self, account_id: int) -> StoredCredentials:
+        with self._lock:
+            primed = self._primed.pop(account_id, None)
+        if primed is not None:
+            return StoredCredentials(account_id, self._cipher.decrypt_json(primed[0]), primed[1])
         with self._factory() as session:  # Core on the session's connection: once per sync
             row = session.connection().execute(_LOAD, {"id": account_id}).one_or_none()
         if row is None:

@@ -13,7 +13,7 @@ that dies simply lets its leases run out; the accounts are then due again.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, or_, select, update
@@ -40,6 +40,10 @@ class ClaimedAccount:
     consecutive_failures: int
     # next_sync_due as claimed: a different value at the end means a push came in.
     due_at_claim: datetime | None
+    # The stored (encrypted) credentials and their version, read with the claim so
+    # the sync need not read them again (see ``CredentialStore.primed``).
+    credentials: bytes | None = field(default=None, repr=False)
+    credentials_version: int | None = None
 
 
 def _claimable(now: datetime, patient_id: str | None, force: bool):
@@ -105,9 +109,10 @@ def claim_due(
             return []
         due_at_claim = dict(claimed)
         return [
-            ClaimedAccount(*row, due_at_claim=due_at_claim[row[0]])
+            ClaimedAccount(*row[:-2], due_at_claim=due_at_claim[row[0]],
+                           credentials=row[-2], credentials_version=row[-1])
             for row in session.execute(_details(due_at_claim))
-        ]
+        ]  # fmt: skip
 
 
 def _details(ids: Iterable[int]):
@@ -131,6 +136,8 @@ def _details(ids: Iterable[int]):
             LinkedAccount.synced_through,
             provisional,
             LinkedAccount.consecutive_failures,
+            LinkedAccount.credentials,
+            LinkedAccount.credentials_version,
         )
         .join(Patient, Patient.id == LinkedAccount.patient_id)
         .where(LinkedAccount.id.in_(list(ids)))

@@ -16,8 +16,10 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from typing import Protocol
 
 import structlog
 from sqlalchemy import case, insert, literal
@@ -40,12 +42,24 @@ LEASE_LOST = "lease_lost"
 _MAX_ERROR_CHARS = 500
 
 
+class PrimedVault(Protocol):
+    """A credential vault that can be handed the copy a claim read (``primed``)."""
+
+    def primed(
+        self, account_id: int, stored: bytes | None, version: int | None
+    ) -> AbstractContextManager[None]: ...
+
+
 class Sources:
     """One adapter per provider per process, built on first use and shared by
     the sync threads (adapters hold an HTTP client with its connection pool)."""
 
-    def __init__(self, build: Callable[[str], StepSource]) -> None:
+    def __init__(
+        self, build: Callable[[str], StepSource], credentials: PrimedVault | None = None
+    ) -> None:
         self._build = build
+        # The vault the adapters load from, when it can take the claim's copy.
+        self.credentials = credentials
         self._sources: dict[str, StepSource] = {}
         self._lock = threading.Lock()
 
@@ -134,7 +148,13 @@ def sync_account(
             account.external_user_id,
             account.timezone,
         )
-        fetched = source.fetch(ref, result.window)
+        if ctx.sources.credentials is None:
+            fetched = source.fetch(ref, result.window)
+        else:
+            with ctx.sources.credentials.primed(
+                account.id, account.credentials, account.credentials_version
+            ):
+                fetched = source.fetch(ref, result.window)
         result.api_calls = fetched.api_calls
         _write_days(ctx, account, result, fetched, clock_start)
     except LeaseLost:
