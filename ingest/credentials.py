@@ -9,10 +9,11 @@ sees the fresh credentials instead of refreshing again.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import utcnow
@@ -46,20 +47,45 @@ class LockedCredentials:
         return self.current
 
 
+_ACCOUNTS = LinkedAccount.__table__
+_LOAD = select(_ACCOUNTS.c.credentials, _ACCOUNTS.c.credentials_version).where(
+    _ACCOUNTS.c.id == bindparam("id")
+)
+
+
 class CredentialStore:
     """The :class:`core.source.CredentialVault` on ``linked_accounts``, encrypted."""
 
     def __init__(self, factory: sessionmaker[Session], cipher: Cipher) -> None:
         self._factory = factory
         self._cipher = cipher
+        self._primed: dict[int, tuple[bytes, int]] = {}
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def primed(self, account_id: int, stored: bytes | None, version: int | None):
+        """While the block runs, the first :meth:`load` of the account returns this
+        stored copy (read moments ago, with the sync's claim) instead of reading it
+        again. A copy that is stale by then is no worse than a load just before a
+        change: a refresh re-reads under the row lock, and compares versions."""
+        if stored is None or version is None:
+            yield
+            return
+        with self._lock:
+            self._primed[account_id] = (stored, version)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._primed.pop(account_id, None)
 
     def load(self, account_id: int) -> StoredCredentials:
-        with self._factory() as session:
-            row = session.execute(
-                select(LinkedAccount.credentials, LinkedAccount.credentials_version).where(
-                    LinkedAccount.id == account_id
-                )
-            ).one_or_none()
+        with self._lock:
+            primed = self._primed.pop(account_id, None)
+        if primed is not None:
+            return StoredCredentials(account_id, self._cipher.decrypt_json(primed[0]), primed[1])
+        with self._factory() as session:  # Core on the session's connection: once per sync
+            row = session.connection().execute(_LOAD, {"id": account_id}).one_or_none()
         if row is None:
             raise NotFound(f"linked account {account_id} does not exist")
         return StoredCredentials(account_id, self._cipher.decrypt_json(row[0]), row[1])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime
+from functools import cache
 
 from sqlalchemy import (
     Boolean,
@@ -178,8 +179,11 @@ def mark_dirty(session: Session, days: Iterable[tuple[str, date]]) -> None:
     """Mark ``(patient_id, local_date)`` days dirty (idempotent, in the caller's
     transaction)."""
     rows = [{"patient_id": p, "local_date": d} for p, d in set(days)]
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    for lo in range(0, len(rows), 5000):
-        session.execute(
-            dialect.insert(DirtyDay).values(rows[lo : lo + 5000]).on_conflict_do_nothing()
-        )
+    if rows:  # one statement per dialect, run with all the rows (executemany)
+        session.connection().execute(_mark_dirty(session.get_bind().dialect.name), rows)
+
+
+@cache
+def _mark_dirty(dialect: str):
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(DirtyDay.__table__).on_conflict_do_nothing()

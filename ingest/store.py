@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 from functools import cache
 
 from psycopg.errors import UniqueViolation
-from sqlalchemy import Date, DateTime, Integer, String, or_, select
+from sqlalchemy import Date, DateTime, Integer, String, bindparam, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -127,19 +127,26 @@ def _known_patients(session: Session, ids: Iterable[str]) -> set[str]:
     return set(session.scalars(select(Patient.id).where(Patient.id.in_(wanted))))
 
 
-def write_batch(session: Session, batch: StepBatch) -> WriteReport:
+def write_batch(
+    session: Session, batch: StepBatch, known_patients: set[str] | None = None
+) -> WriteReport:
     """Validate and upsert ``batch`` in ``session``'s transaction (the caller commits).
 
     Bad rows are left out with a reason; good rows beside them land. Within one
-    batch a later duplicate of the same interval or day wins.
+    batch a later duplicate of the same interval or day wins. A caller that has
+    just read which patients exist (the sync engine, from its claim) passes them
+    as ``known_patients`` and saves the look-up; rows of any other patient are
+    refused as unknown.
     """
     report = WriteReport()
-    patients = _known_patients(
-        session,
-        {r.patient_id for r in batch.intervals}
-        | {r.patient_id for r in batch.daily_totals}
-        | {d.patient_id for d in batch.devices},
-    )
+    patients = known_patients
+    if patients is None:
+        patients = _known_patients(
+            session,
+            {r.patient_id for r in batch.intervals}
+            | {r.patient_id for r in batch.daily_totals}
+            | {d.patient_id for d in batch.devices},
+        )
 
     intervals: dict[tuple, tuple] = {}
     for index, row in enumerate(batch.intervals):
@@ -188,18 +195,25 @@ def _stored_values(session: Session, rows: dict[tuple, tuple]) -> dict[tuple, tu
     for patient_id, start, provider, device, _end in rows:
         span = spans.setdefault((patient_id, provider, device), [start, start])
         span[0], span[1] = min(span[0], start), max(span[1], start)
-    table = StepIntervalRow.__table__
+    connection = session.connection()  # Core on the session's transaction: no ORM layer
     stored: dict[tuple, tuple] = {}
     for (patient_id, provider, device), (first, last) in spans.items():
-        query = select(*(table.c[c] for c in INTERVAL_COLUMNS)).where(
-            table.c.patient_id == patient_id,
-            table.c.provider == provider,
-            table.c.device == device,
-            table.c.start_utc.between(first, last),
-        )
-        for row in session.execute(query):
+        found = connection.execute(
+            _STORED, {"patient": patient_id, "provider": provider, "device": device,
+                      "first": first, "last": last},
+        )  # fmt: skip
+        for row in found:
             stored[tuple(row[:_KEY_LEN])] = tuple(row[_KEY_LEN:])
     return stored
+
+
+_INTERVALS = StepIntervalRow.__table__
+_STORED = select(*(_INTERVALS.c[c] for c in INTERVAL_COLUMNS)).where(
+    _INTERVALS.c.patient_id == bindparam("patient"),
+    _INTERVALS.c.provider == bindparam("provider"),
+    _INTERVALS.c.device == bindparam("device"),
+    _INTERVALS.c.start_utc.between(bindparam("first"), bindparam("last")),
+)
 
 
 def _upsert_intervals(session: Session, rows: dict[tuple, tuple]) -> int:
@@ -292,22 +306,30 @@ def _upsert_sqlite(session: Session, rows: list[tuple]) -> None:
     )  # fmt: skip
 
 
-def _dialect_insert(session: Session):
-    return postgresql.insert if _is_pg(session) else sqlite.insert
-
-
-def _upsert(session: Session, model, rows: list[dict], key: tuple, update: tuple,
-            when_changed: tuple = ()):  # fmt: skip
+@cache
+def _upsert(dialect: str, model, key: tuple, update: tuple, when_changed: tuple = (),
+            returning: str | None = None):  # fmt: skip
     """``INSERT ... ON CONFLICT (key) DO UPDATE SET`` the ``update`` columns; with
-    ``when_changed``, only where one of those columns differs."""
+    ``when_changed``, only where one of those columns differs. Built once per
+    dialect and run with a list of rows (executemany), so SQLAlchemy compiles it
+    once per process instead of once per batch."""
     table = model.__table__
-    stmt = _dialect_insert(session)(model).values(rows)
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
     changed = [table.c[c] != stmt.excluded[c] for c in when_changed]
-    return stmt.on_conflict_do_update(
+    stmt = stmt.on_conflict_do_update(
         index_elements=list(key),
         set_={c: stmt.excluded[c] for c in update},
         where=or_(*changed) if changed else None,
     )
+    return stmt.returning(table.c[returning]) if returning else stmt
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+_TOTAL_KEY = ("patient_id", "provider", "local_date")
+_TOTAL_UPDATE = ("steps", "provisional", "fetched_at")
 
 
 def _upsert_totals(session: Session, rows: list[DailyTotal]) -> int:
@@ -316,10 +338,9 @@ def _upsert_totals(session: Session, rows: list[DailyTotal]) -> int:
          "steps": r.steps, "provisional": r.provisional, "fetched_at": r.fetched_at}
         for r in rows
     ]  # fmt: skip
-    key = ("patient_id", "provider", "local_date")
-    update = ("steps", "provisional", "fetched_at")
-    stmt = _upsert(session, DailyTotalRow, values, key, update, when_changed=update[:2])
-    return len(session.execute(stmt.returning(DailyTotalRow.__table__.c.id)).all())
+    stmt = _upsert(_dialect(session), DailyTotalRow, _TOTAL_KEY, _TOTAL_UPDATE,
+                   _TOTAL_UPDATE[:2], returning="id")  # fmt: skip
+    return len(session.connection().execute(stmt, values).all())
 
 
 def _upsert_devices(session: Session, devices: list) -> None:
@@ -335,4 +356,4 @@ def _upsert_devices(session: Session, devices: list) -> None:
     ]  # fmt: skip
     key = ("patient_id", "provider", "device")
     update = ("platform", "form_factor", "manufacturer", "last_seen")
-    session.execute(_upsert(session, Device, values, key, update))
+    session.connection().execute(_upsert(_dialect(session), Device, key, update), values)

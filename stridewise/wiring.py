@@ -29,7 +29,7 @@ from stridewise.settings import Settings
 
 def sources_for(factory: sessionmaker[Session], settings: Settings) -> Sources:
     credentials = CredentialStore(factory, Cipher(settings.secret_key))
-    return Sources(lambda provider: build_source(provider, settings, credentials))
+    return Sources(lambda provider: build_source(provider, settings, credentials), credentials)
 
 
 def sync_context(

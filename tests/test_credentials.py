@@ -56,6 +56,21 @@ def test_compare_and_set_refuses_a_stale_writer(factory, cipher, account):
     assert store.load(account).data == {"token": "a"}
 
 
+def test_a_claimed_copy_serves_the_first_load_of_its_sync_only(factory, cipher, account):
+    store = CredentialStore(factory, cipher)
+    stored = store.load(account)
+    claimed = cipher.encrypt_json({"token": "as claimed"})
+    with store.primed(account, claimed, 41):
+        first, second = store.load(account), store.load(account)
+    assert (first.data, first.version) == ({"token": "as claimed"}, 41)
+    assert (second.data, second.version) == (stored.data, stored.version)
+    with store.primed(account, claimed, 41):
+        pass  # the sync never loaded: nothing is left for a later one
+    assert store.load(account).version == stored.version
+    with store.primed(account, None, None):  # a claim without credentials: the database
+        assert store.load(account).version == stored.version
+
+
 def test_relink_makes_a_dead_link_active_again(factory, cipher, account):
     with transaction(factory) as session:
         row = session.get(LinkedAccount, account)

@@ -12,10 +12,13 @@ from itertools import pairwise
 
 import httpx
 import pytest
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from garmin_support import NOW, link_patient, new_sandbox, new_user, sandbox_settings
 from sqlalchemy import select
 
 from adapters.garmin import GarminAdapter
+from adapters.garmin.client import api_session
 from core.errors import AuthRevoked, BadData, RateLimited, Transient
 from core.source import DateWindow
 from ingest.credentials import CredentialStore
@@ -296,3 +299,22 @@ def test_imported_account_without_display_name_asks_the_profile(
 
     assert "socialProfile" in sandbox.calls[before]
     assert result.batch.intervals and result.api_calls == len(sandbox.calls) - before
+
+
+def test_the_shared_data_session_keeps_no_cookie_between_accounts():
+    """Every account's client sends its data calls through one pooled session, so a
+    cookie one account's answer set must not ride along on the next account's call."""
+    echo = FastAPI()
+
+    @echo.get("/echo")
+    def _echo(request: Request) -> JSONResponse:
+        answer = JSONResponse({"cookie": request.headers.get("cookie")})
+        answer.set_cookie("session", "account-one")
+        return answer
+
+    session = api_session()
+    with serve_in_thread(echo) as base:
+        first = session.get(base + "/echo", timeout=10)
+        second = session.get(base + "/echo", timeout=10)
+    assert first.cookies.get("session") == "account-one"  # the server did set one
+    assert second.json() == {"cookie": None} and len(session.cookies) == 0

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from typer.testing import CliRunner
 
 from adapters.google_health import GoogleHealthAdapter, credentials_from_token_file
@@ -179,6 +179,24 @@ def test_link_then_sync_shows_the_sandbox_daily_rollup_in_export(
     shown = {date.fromisoformat(d["date"]): d["daily_total_steps"] for d in exported}
     assert {day: shown[day] for day in expected} == expected
     assert linked.account_id == report.results[0].account_id
+
+
+def test_a_sync_takes_the_credentials_its_claim_read(clinic, cipher, settings, http, state):
+    link(clinic, cipher, settings, http, state)
+    statements: list[str] = []
+    engine = clinic.kw["bind"]
+
+    def seen(_conn, _cursor, statement, *_args) -> None:
+        statements.append(" ".join(statement.split()))
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        report = run_cycle(clinic, settings, "w1", patient_id=PATIENT, force=True)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert [r.outcome for r in report.results] == ["success"]
+    reads = [s for s in statements if "linked_accounts.credentials_version" in s]
+    assert reads and all("JOIN patients" in s for s in reads)  # the claim's, no other
 
 
 # -- what a fetch returns ---------------------------------------------------------------

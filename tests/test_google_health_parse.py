@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from adapters.google_health.api import HealthApi, _retry_after
 from adapters.google_health.consent import FixedToken
-from adapters.google_health.parse import parse_points, parse_rollups
+from adapters.google_health.parse import _Bad, _point, _provenance, parse_points, parse_rollups
 from sandbox.google_health import GoogleSandboxState, create_app
 from sandbox.serve import serve_in_thread
 from sandbox.walker import DayShape
@@ -65,6 +65,72 @@ def test_junk_beside_good_points_is_skipped_and_the_good_kept(junk, start, offse
     intervals, _, skipped = parse_points([*junk, good], "p1")
     assert len(intervals) == 1 and intervals[0].steps == 42
     assert len(skipped) == len(junk)
+
+
+def _one_by_one(points: list, patient_id: str) -> tuple[list, dict, list]:
+    """parse_points as it was before its fast path: every point read in full."""
+    intervals, devices, skipped = [], {}, []
+    for index, raw in enumerate(points):
+        try:
+            start, end, offset, count = _point(raw)
+        except _Bad as err:
+            name = raw.get("name") if isinstance(raw, dict) else None
+            skipped.append(f"data point {name or f'#{index}'}: {err}")
+            continue
+        info, method = _provenance(raw, patient_id)
+        intervals.append((info.device, start, end, offset, count, method))
+        devices.setdefault(info.device, info)
+    return intervals, devices, skipped
+
+
+near_text = st.sampled_from(["Charge 6", "FITBIT", "", "1", "True"]) | json_values
+near_source = st.fixed_dictionaries(
+    {},
+    optional={
+        "platform": near_text,
+        "recordingMethod": st.sampled_from(["PASSIVELY_MEASURED", "MANUAL"]) | json_values,
+        "device": st.fixed_dictionaries(
+            {},
+            optional={"displayName": near_text, "formFactor": near_text, "manufacturer": near_text},
+        )
+        | json_values,
+    },
+)
+times = instants.map(lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ")) | st.sampled_from(
+    ["2026-03-01T10:00:00", "2026-03-01T10:00:00+05:30", "nope", ""]
+)
+
+
+@st.composite
+def near_points(draw) -> dict:
+    """Points most of which are good, some bad in one field: the fast path's edges."""
+    start = draw(instants)
+    good = point(start, draw(offsets), draw(st.integers(0, 1_000_000).map(str)))
+    good["dataSource"] = draw(near_source | st.just(good["dataSource"]))
+    interval = good["steps"]["interval"]
+    field = draw(st.sampled_from(["none", "startTime", "endTime", "offset", "count"]))
+    if field in ("startTime", "endTime"):
+        interval[field] = draw(times | json_values)
+    elif field == "offset":
+        interval["startUtcOffset"] = draw(
+            st.sampled_from(["3600s", "-0s", "50400s", "50401s", "3600", "1.5s"]) | json_values
+        )
+    elif field == "count":
+        good["steps"]["count"] = draw(
+            st.sampled_from(["-1", "1000001", " 7 ", "1_0", "x", 3.0, True, 12, -3]) | json_values
+        )
+    return good
+
+
+@given(points=st.lists(near_points() | json_values, max_size=8))
+def test_the_fast_path_reads_every_point_as_the_full_checks_do(points):
+    intervals, devices, skipped = parse_points(points, "p1")
+    expected = _one_by_one(points, "p1")
+    got = [(i.device, i.start, i.end, i.utc_offset_s, i.steps, i.recording_method)
+           for i in intervals]  # fmt: skip
+    assert got == expected[0]
+    assert all(type(a[1]) is type(b[1]) for a, b in zip(got, expected[0], strict=True))
+    assert devices == expected[1] and skipped == expected[2]
 
 
 @given(offset_s=st.integers(14 * 3600 + 1, 10**6) | st.integers(-(10**6), -14 * 3600 - 1))

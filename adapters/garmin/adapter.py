@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 import structlog
 from garminconnect import Garmin
 
-from adapters.garmin.client import TOKEN_KEYS, client_with_tokens, current_tokens
+from adapters.garmin.client import TOKEN_KEYS, api_session, client_with_tokens, current_tokens
 from adapters.garmin.config import GarminConfig
 from adapters.garmin.errors import translated
 from adapters.garmin.parse import (
@@ -94,13 +94,14 @@ class GarminAdapter:
         self._credentials = credentials
         self._clock = clock
         self.lookback_days = config.lookback_days
+        self._api = api_session()  # one pool for every account's data calls
 
     def fetch(
         self, account: AccountRef, window: DateWindow, scope: MinuteScope | None = None
     ) -> FetchResult:
         stored = self._credentials.load(account.account_id)
         with translated():
-            garmin = client_with_tokens(self._config, stored.data)
+            garmin = client_with_tokens(self._config, stored.data, self._api)
         try:
             return self._fetch(garmin, account, window, scope)
         finally:

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import json
 import logging
+from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 
+import requests
+import requests.adapters
 from garminconnect import Garmin
 from garminconnect.client import DI_TOKEN_URL, Client
 
@@ -26,15 +29,32 @@ logging.getLogger("garminconnect").setLevel(logging.CRITICAL)
 TOKEN_KEYS = ("di_token", "di_refresh_token", "di_client_id")
 
 
+def api_session() -> requests.Session:
+    """One connection pool for a process's data calls. The library builds a new
+    session (a new connection, TLS included) for every call; this one is shared by
+    every account's client, so it keeps no cookies: nothing of one account's
+    answers may ride along on another's requests (each call carries its own token)."""
+    session = requests.Session()
+    session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=32)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
 class _ConfiguredClient(Client):
     """The library's client with the DI token endpoint taken from the configuration."""
 
-    def __init__(self, config: GarminConfig) -> None:
+    def __init__(self, config: GarminConfig, api: requests.Session | None = None) -> None:
         super().__init__()
         self._connectapi = config.api_url.rstrip("/")
         self._sso = config.sso_url.rstrip("/")
         self._token_url = config.token_url
         self._timeout = config.timeout_s
+        self._api = api
+
+    def _fresh_api_session(self) -> requests.Session:
+        return self._api if self._api is not None else super()._fresh_api_session()
 
     def _http_post(self, url: str, **kwargs: Any) -> Any:
         return super()._http_post(self._token_url if url == DI_TOKEN_URL else url, **kwargs)
@@ -45,16 +65,19 @@ class _ConfiguredClient(Client):
         return super()._run_request(method, path, **kwargs)
 
 
-def new_client(config: GarminConfig) -> Garmin:
-    """A client pointed at the configured hosts, holding no credentials yet."""
+def new_client(config: GarminConfig, api: requests.Session | None = None) -> Garmin:
+    """A client pointed at the configured hosts, holding no credentials yet; its
+    data calls go through ``api`` when given (see :func:`api_session`)."""
     garmin = Garmin()
-    garmin.client = _ConfiguredClient(config)
+    garmin.client = _ConfiguredClient(config, api)
     return garmin
 
 
-def client_with_tokens(config: GarminConfig, tokens: dict) -> Garmin:
+def client_with_tokens(
+    config: GarminConfig, tokens: dict, api: requests.Session | None = None
+) -> Garmin:
     """A client that uses stored tokens (loading them is not a login: no password)."""
-    garmin = new_client(config)
+    garmin = new_client(config, api)
     garmin.client.loads(json.dumps({key: tokens.get(key) for key in TOKEN_KEYS}))
     return garmin
 

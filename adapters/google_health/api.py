@@ -15,7 +15,6 @@ Every failure leaves as one of :mod:`core.errors`:
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -23,6 +22,7 @@ from email.utils import parsedate_to_datetime
 from typing import Protocol
 
 import httpx
+import orjson
 
 from core.clock import utcnow
 from core.errors import AuthRevoked, BadData, RateLimited, Transient
@@ -122,9 +122,9 @@ class HealthApi:
 def _decoded(response: httpx.Response, path: str) -> dict:
     status = response.status_code
     if status == 200:
-        try:
-            body = json.loads(response.content)
-        except ValueError as err:
+        try:  # orjson: about twice as fast as json on a page of points
+            body = orjson.loads(response.content)
+        except ValueError as err:  # orjson.JSONDecodeError is one
             raise BadData(f"{path}: the answer is not valid JSON") from err
         if not isinstance(body, dict):
             raise BadData(f"{path}: expected a JSON object, got {type(body).__name__}")

@@ -84,33 +84,112 @@ def _provenance(point: dict, patient_id: str) -> tuple[DeviceInfo, str | None]:
 def parse_points(
     points: object, patient_id: str
 ) -> tuple[list[StepInterval], dict[str, DeviceInfo], list[str]]:
-    """One list page's ``dataPoints`` -> intervals, the devices seen, and skip reasons."""
+    """One list page's ``dataPoints`` -> intervals, the devices seen, and skip reasons.
+
+    Each point is read on a fast path that checks exactly what :func:`_point` checks;
+    a point it cannot take whole goes through :func:`_point`, which says why."""
     intervals: list[StepInterval] = []
     devices: dict[str, DeviceInfo] = {}
     skipped: list[str] = []
     if not isinstance(points, list):
         return intervals, devices, [f"dataPoints is {type(points).__name__}, not a list"]
+    streams: dict[tuple, tuple[DeviceInfo, str | None]] = {}
+    offsets = _OFFSETS
+    fromiso, utc = datetime.fromisoformat, UTC
     for index, point in enumerate(points):
         try:
-            if not isinstance(point, dict):
-                raise _Bad("not a JSON object")
-            interval = _get(point, "steps", "interval")
-            start = _instant(_get(interval, "startTime"), "startTime")
-            end = _instant(_get(interval, "endTime"), "endTime")
+            steps = point["steps"]
+            interval = steps["interval"]
+            start, end = fromiso(interval["startTime"]), fromiso(interval["endTime"])
+            offset = offsets[interval["startUtcOffset"]]
+            count = steps["count"]
+            count = int(count) if type(count) is str else count
+            if (
+                start.tzinfo is None
+                or end.tzinfo is None
+                or type(count) is not int
+                or not 0 <= count <= MAX_COUNT
+            ):
+                raise _Bad
+            start, end = start.astimezone(utc), end.astimezone(utc)
             if end <= start:
-                raise _Bad(f"interval ends ({end:%H:%M:%S}) before it starts ({start:%H:%M:%S})")
-            offset = _offset_s(_get(interval, "startUtcOffset"), "startUtcOffset")
-            steps = _count(_get(point, "steps", "count"), "count")
-        except _Bad as err:
-            name = point.get("name") if isinstance(point, dict) else None
-            skipped.append(f"data point {name or f'#{index}'}: {err}")
-            continue
-        info, method = _provenance(point, patient_id)
+                raise _Bad
+            stream = _stream(point, patient_id, streams)
+        except (_Bad, KeyError, TypeError, ValueError):
+            try:
+                start, end, offset, count = _point(point)
+            except _Bad as err:
+                name = point.get("name") if isinstance(point, dict) else None
+                skipped.append(f"data point {name or f'#{index}'}: {err}")
+                continue
+            stream = _provenance(point, patient_id)
+        info, method = stream
         intervals.append(
-            StepInterval(patient_id, PROVIDER, info.device, start, end, offset, steps, method)
+            StepInterval(patient_id, PROVIDER, info.device, start, end, offset, count, method)
         )
         devices.setdefault(info.device, info)
     return intervals, devices, skipped
+
+
+class _Offsets(dict):
+    """``startUtcOffset`` text -> seconds, for the few valid texts a feed uses; an
+    invalid one raises ``KeyError`` (the slow path then says why)."""
+
+    def __missing__(self, text: object) -> int:
+        try:
+            seconds = _offset_s(text, "startUtcOffset")
+        except _Bad:
+            raise KeyError(text) from None
+        if len(self) < 1024:
+            self[text] = seconds
+        return seconds
+
+
+_OFFSETS = _Offsets()
+
+
+def _stream(point: dict, patient_id: str, streams: dict) -> tuple[DeviceInfo, str | None]:
+    """:func:`_provenance`, remembered per page for sources named by plain strings
+    (only those: ``1 == True``, yet they name different devices). A point whose
+    ``dataSource`` equals the previous point's is in the same stream."""
+    source = point.get("dataSource")
+    last = streams.get(_LAST)
+    if last is not None and source == last[0]:
+        return last[1]
+    device = source.get("device") if type(source) is dict else None
+    if type(device) is not dict:
+        return _provenance(point, patient_id)
+    key = (
+        device.get("displayName"),
+        source.get("platform"),
+        device.get("formFactor"),
+        device.get("manufacturer"),
+        source.get("recordingMethod"),
+    )
+    if not all(part is None or type(part) is str for part in key):
+        return _provenance(point, patient_id)
+    found = streams.get(key)
+    if found is None:
+        found = streams[key] = _provenance(point, patient_id)
+    streams[_LAST] = (source, found)
+    return found
+
+
+_LAST = ("last",)  # the slot of the previous point's source; never a stream's key
+
+
+def _point(point: object) -> tuple[datetime, datetime, int, int]:
+    """One point's start, end (UTC), offset and count, or :class:`_Bad` saying why."""
+    if not isinstance(point, dict):
+        raise _Bad("not a JSON object")
+    interval = _get(point, "steps", "interval")
+    start = _instant(_get(interval, "startTime"), "startTime")
+    end = _instant(_get(interval, "endTime"), "endTime")
+    if end <= start:
+        raise _Bad(f"interval ends ({end:%H:%M:%S}) before it starts ({start:%H:%M:%S})")
+    offset = _offset_s(_get(interval, "startUtcOffset"), "startUtcOffset")
+    steps = _count(_get(point, "steps", "count"), "count")
+    return start, end, offset, steps
 
 
 def _civil_date(value: object, name: str) -> date:

@@ -15,7 +15,7 @@ the runs its claims recorded as ``running`` are closed as ``abandoned`` by
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import delete, func, insert, literal_column, or_, select, update
@@ -51,6 +51,10 @@ class ClaimedAccount:
     due_at_claim: datetime | None
     # The run recorded as ``running`` with the claim; its outcome replaces it.
     run_id: int | None = None
+    # The stored (encrypted) credentials and their version, read with the claim so
+    # the sync need not read them again (see ``CredentialStore.primed``).
+    credentials: bytes | None = field(default=None, repr=False)
+    credentials_version: int | None = None
 
 
 def _claimable(now: datetime, patient_id: str | None, force: bool):
@@ -125,9 +129,10 @@ def claim_due(
             ).all()
         )
         return [
-            ClaimedAccount(*row, due_at_claim=due_at_claim[row[0]], run_id=runs[row[0]])
+            ClaimedAccount(*row[:-2], due_at_claim=due_at_claim[row[0]], run_id=runs[row[0]],
+                           credentials=row[-2], credentials_version=row[-1])
             for row in session.execute(_details(due_at_claim))
-        ]
+        ]  # fmt: skip
 
 
 def _details(ids: Iterable[int]):
@@ -154,6 +159,8 @@ def _details(ids: Iterable[int]):
             LinkedAccount.synced_until,
             LinkedAccount.full_read_at,
             LinkedAccount.changed_from,
+            LinkedAccount.credentials,
+            LinkedAccount.credentials_version,
         )
         .join(Patient, Patient.id == LinkedAccount.patient_id)
         .where(LinkedAccount.id.in_(list(ids)))
@@ -178,12 +185,13 @@ def renew(
 
 
 def fenced(session: Session, account_id: int, worker: str, values: dict) -> None:
-    """Update the account only while ``worker`` holds its lease."""
-    result = session.execute(
-        update(LinkedAccount)
-        .where(LinkedAccount.id == account_id, LinkedAccount.lease_owner == worker)
+    """Update the account only while ``worker`` holds its lease (Core on the session's
+    connection: the ORM's bulk-update layer costs more than the statement)."""
+    table = LinkedAccount.__table__
+    result = session.connection().execute(
+        update(table)
+        .where(table.c.id == account_id, table.c.lease_owner == worker)
         .values(**values)
-        .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
         raise LeaseLost(f"account {account_id} is no longer leased to {worker}")

@@ -26,11 +26,13 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
+from typing import Protocol
 
 import structlog
-from sqlalchemy import case, literal, update
+from sqlalchemy import case, insert, literal, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -54,12 +56,24 @@ LEASE_LOST = "lease_lost"
 _MAX_ERROR_CHARS = 500
 
 
+class PrimedVault(Protocol):
+    """A credential vault that can be handed the copy a claim read (``primed``)."""
+
+    def primed(
+        self, account_id: int, stored: bytes | None, version: int | None
+    ) -> AbstractContextManager[None]: ...
+
+
 class Sources:
     """One adapter per provider per process, built on first use and shared by
     the sync threads (adapters hold an HTTP client with its connection pool)."""
 
-    def __init__(self, build: Callable[[str], StepSource]) -> None:
+    def __init__(
+        self, build: Callable[[str], StepSource], credentials: PrimedVault | None = None
+    ) -> None:
         self._build = build
+        # The vault the adapters load from, when it can take the claim's copy.
+        self.credentials = credentials
         self._sources: dict[str, StepSource] = {}
         self._lock = threading.Lock()
 
@@ -107,8 +121,17 @@ class SyncResult:
 def day_batches(batch: StepBatch) -> list[tuple[date, StepBatch]]:
     """The batch split by local date, oldest first; devices go with the first day."""
     days: dict[date, StepBatch] = {}
+    offsets: dict[int, timedelta] = {}
     for interval in batch.intervals:
-        days.setdefault(interval.local_date, StepBatch()).intervals.append(interval)
+        # ``interval.local_date``, inlined: adapters hand over UTC starts, and a
+        # batch has few distinct offsets.
+        start, offset = interval.start, interval.utc_offset_s
+        if start.tzinfo is not UTC:
+            start = start.astimezone(UTC)
+        if offset not in offsets:
+            offsets[offset] = timedelta(seconds=offset)
+        day = (start + offsets[offset]).date()
+        days.setdefault(day, StepBatch()).intervals.append(interval)
     for total in batch.daily_totals:
         days.setdefault(total.local_date, StepBatch()).daily_totals.append(total)
     ordered = sorted(days.items())
@@ -145,7 +168,13 @@ def sync_account(
         )
         scope = minute_scope(ctx.factory, account, result.window, started, ctx.window, since)
         result.full_read = scope is None
-        fetched = source.fetch(ref, result.window, scope)
+        if ctx.sources.credentials is None:
+            fetched = source.fetch(ref, result.window, scope)
+        else:
+            with ctx.sources.credentials.primed(
+                account.id, account.credentials, account.credentials_version
+            ):
+                fetched = source.fetch(ref, result.window, scope)
         result.api_calls = fetched.api_calls
         result.points_fetched = len(fetched.batch.intervals)
         result.data_through = fetched.data_through
@@ -188,14 +217,17 @@ def _write_days(
     cursor = account.synced_through
     days = day_batches(fetched.batch)
     reports: list[WriteReport] = []
+    # The claim read the account's patient; it cannot vanish without the account
+    # (cascade), and then the fenced writes below fail and roll back.
+    patients = {account.patient_id}
     for day, batch in days[:-1]:
         with ctx.factory() as session, session.begin():
-            reports.append(write_batch(session, batch))
+            reports.append(write_batch(session, batch, patients))
             cursor = _advanced(cursor, min(day, window.last))
             renew(session, account.id, ctx.worker, ctx.clock(), ctx.lease_seconds, cursor)
     with ctx.factory() as session, session.begin():
         if days:
-            reports.append(write_batch(session, days[-1][1]))
+            reports.append(write_batch(session, days[-1][1], patients))
         result.intervals_written = sum(r.intervals_changed for r in reports)
         result.totals_written = sum(r.totals_changed for r in reports)
         problems = [r.reason for report in reports for r in report.rejected] + fetched.skipped
@@ -279,10 +311,11 @@ def _finish(
         "api_calls": result.api_calls,
         "worker": ctx.worker,
     }
+    runs = SyncRun.__table__  # Core, not the ORM: no unit of work for one row
     if result.run_id is None:  # claimed without a run record (e.g. by a test)
-        session.add(SyncRun(account_id=account.id, **run))
+        session.connection().execute(insert(runs).values(account_id=account.id, **run))
     else:  # the fence below rolls this back should the lease have been taken
-        session.execute(update(SyncRun).where(SyncRun.id == result.run_id).values(**run))
+        session.connection().execute(update(runs).where(runs.c.id == result.run_id).values(**run))
     values: dict = {"lease_owner": None, "lease_expires": None, "updated_at": now}
     if result.outcome in ("success", "partial"):
         values |= {
