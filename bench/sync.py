@@ -6,6 +6,7 @@ Phases, all in this run:
   1. one worker, N/4 accounts   (memory baseline)
   2. one worker, N accounts     (the throughput baseline)
   3. two workers, N accounts    (scaling: ratio against phase 2)
+  3b. four workers, N accounts  (scaling further on the same two cores)
   4. the bare pipeline, N accounts: 2 processes x ``--concurrency`` threads doing
      only the same two requests per account to the same sandbox, a ``json``
      parse and a psycopg ``COPY`` of the rows into a plain table (the floor
@@ -400,6 +401,7 @@ def main() -> None:
         small = phase(factory, env, 1, max(1, args.accounts // 4), sandbox.pid)
         one = phase(factory, env, 1, args.accounts, sandbox.pid)
         two = phase(factory, env, 2, args.accounts, sandbox.pid)
+        four = phase(factory, env, 4, args.accounts, sandbox.pid)
         bare = bare_phase(base_url, url, tokens, zone, args.concurrency, sandbox.pid)
     finally:
         if sandbox is not None:
@@ -409,7 +411,12 @@ def main() -> None:
 
     print(f"{'phase':<16}{'accounts/s':>11}{'p50 ms':>9}{'p95 ms':>9}{'calls':>7}"
           f"{'peak MB':>9}{'ok':>7}{'s':>7}{'cpu ms/sync: worker':>21}{'sandbox':>9}")  # fmt: skip
-    for label, r in (("1 worker, N/4", small), ("1 worker, N", one), ("2 workers, N", two)):
+    for label, r in (
+        ("1 worker, N/4", small),
+        ("1 worker, N", one),
+        ("2 workers, N", two),
+        ("4 workers, N", four),
+    ):
         print(f"{label:<16}{r['rate']:>11.1f}{r['p50_ms']:>9.1f}{r['p95_ms']:>9.1f}"
               f"{r['calls']:>7.2f}{r['rss_mb']:>9.1f}{r['ok']:>7}{r['seconds']:>7.1f}"
               f"{r['worker_cpu_ms']:>21.1f}{r['sandbox_cpu_ms']:>9.1f}")  # fmt: skip
@@ -425,7 +432,10 @@ def main() -> None:
         f"worker cpu per sync / bare pipeline: {two['worker_cpu_ms'] / bare['cpu_ms']:.2f} x "
         f"(2 workers x {args.concurrency} threads vs 2 processes x {args.concurrency})"
     )
-    print(f"scaling, 2 workers vs 1 (same run): {two['rate'] / one['rate']:.2f}x")
+    print(
+        f"scaling vs 1 worker (same run): 2 workers {two['rate'] / one['rate']:.2f}x, "
+        f"4 workers {four['rate'] / one['rate']:.2f}x"
+    )
     print(f"peak memory, N vs N/4 accounts: {one['rss_mb'] / small['rss_mb']:.2f}x (1.0 = flat)")
     print(f"cores: {os.cpu_count()} (shared by sandbox, workers and PostgreSQL)")
     projected = 10_000 / two["rate"]
