@@ -69,7 +69,7 @@ COMMANDS: dict[str, Lazy] = {
     ),
     "status": Lazy(
         ".sync_cmd:status_cmd",
-        "Show each linked account's sync state: health, last success, next due, failures.",
+        "Show each linked account's sync state: health, last success, next due, last run.",
     ),
     "worker": Lazy(
         ".sync_cmd:worker_cmd",

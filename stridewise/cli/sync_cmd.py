@@ -121,8 +121,10 @@ def sync_cmd(
 def status_cmd(
     patient: str = typer.Option(None, "--patient", help="Only this patient's accounts."),
 ) -> None:
-    """Show each linked account's sync state: health, last success, next due, failures,
-    and its last run (``running``, or ``abandoned`` when a worker died during it).
+    """Show each linked account's sync state: health, last success, next due, last run.
+
+    The last run is ``running`` while a sync holds it, or ``abandoned`` when a worker
+    died during it.
 
     Example: stridewise status --patient P1
     """
