@@ -171,16 +171,18 @@ def test_a_worker_killed_mid_sync_loses_nothing(
         victim = start_worker(settings, log)
         try:
             wait_until(lambda: len(succeeded(factory)) >= 1, 60, "the first finished sync")
-            with factory() as session:
-                in_flight = set(
-                    session.scalars(
-                        select(LinkedAccount.id).where(LinkedAccount.lease_owner.is_not(None))
-                    )
-                )
             os.kill(victim.pid, signal.SIGKILL)
             victim.wait(timeout=10)
         finally:
             stop(victim, log)
+        # Read after the kill: the leases a dead worker still holds are exactly the syncs
+        # it died in (read before, one of them could still finish in between).
+        with factory() as session:
+            in_flight = set(
+                session.scalars(
+                    select(LinkedAccount.id).where(LinkedAccount.lease_owner.is_not(None))
+                )
+            )
         assert in_flight, "the kill should land while syncs are running"
         done_before = succeeded(factory)
         left = running_runs(factory)  # what the dead worker was doing, still visible
