@@ -11,7 +11,9 @@ Partitions are created ahead (``MONTHS_AHEAD``) by ``ingest.db.upgrade`` and a
 daily job, so the DEFAULT partition normally stays empty. Should it hold rows of a
 month being created (a far-off timestamp, or the job not run for months), they are
 moved into the new month in the same transaction, under a lock on the DEFAULT
-partition so no concurrent write slips in between. On SQLite, or before 0013, every
+partition so no concurrent write slips in between (ATTACH takes that lock anyway;
+writes to the month partitions go on). Callers take turns under an advisory lock,
+so two replicas never create the same month. On SQLite, or before 0013, every
 function here does nothing.
 """
 
@@ -25,6 +27,9 @@ SCHEMA = "step_interval_months"
 DEFAULT_PARTITION = f"{SCHEMA}.outside"
 # Months created beyond the current one; the daily job keeps this many ahead.
 MONTHS_AHEAD = 3
+# Transaction-scoped advisory lock key ("stepprt" in ASCII): replicas starting
+# together (each runs ``upgrade``) and the job take turns creating months.
+LOCK_KEY = 0x73746570707274
 
 
 def month_start(day: date) -> date:
@@ -94,6 +99,7 @@ def ensure_months(connection: Connection, months: list[date]) -> list[date]:
     """Create the partitions of ``months`` that do not exist yet; the ones created."""
     if not is_partitioned(connection):
         return []
+    connection.execute(text(f"SELECT pg_advisory_xact_lock({LOCK_KEY})"))
     have = existing_months(connection)
     created = []
     for month in sorted({month_start(m) for m in months}):

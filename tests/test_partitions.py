@@ -5,8 +5,10 @@ and the migration round trip keeps every row. SQLite keeps its plain table."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -203,3 +205,25 @@ def test_sqlite_keeps_its_plain_table(tmp_path):
         sql = conn.scalar(text("SELECT sql FROM sqlite_master WHERE name = 'step_intervals'"))
     assert "WITHOUT ROWID" in sql
     engine.dispose()
+
+
+def advisory_waiters(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return conn.scalar(
+            text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+        )
+
+
+@pytest.mark.postgres
+def test_two_callers_creating_the_same_month_take_turns(pg_engine):
+    month = date(2033, 3, 1)
+    with ThreadPoolExecutor(1) as pool, pg_engine.connect() as first:
+        assert ensure_months(first, [month]) == [month]  # not committed yet
+        second = pool.submit(ensure_month_partitions, pg_engine, month, 0)
+        deadline = time.monotonic() + 30
+        while not advisory_waiters(pg_engine) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert advisory_waiters(pg_engine) == 1  # the second waits its turn
+        first.commit()
+        assert second.result(timeout=30) == []  # and then finds the month made
+    assert partition_name(month) in partitions(pg_engine)
