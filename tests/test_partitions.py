@@ -29,7 +29,7 @@ from ingest.partitions import (
     month_start,
     partition_name,
 )
-from ingest.store import write_batch
+from ingest.store import _checked_interval, _merge_pg, write_batch
 from stridewise.jobs import partitions_tick
 from tests.conftest import create_pg_database, drop_pg_database
 
@@ -121,9 +121,19 @@ def test_rows_across_a_month_boundary_land_in_their_months(pg_engine):
         boundary - MINUTE: partition_name(this_month),
         boundary: partition_name(add_months(this_month, 1)),
     }
-    # the staged-merge path (an update of stored rows) routes the same way
+    # an update of stored rows, and the staged-merge fallback, keep them there
     write_minutes(pg_engine, patient, [boundary - MINUTE, boundary], steps=70)
     assert where_rows_are(pg_engine) == placed
+    later = [boundary - MINUTE, boundary, boundary + MINUTE]
+    with transaction(session_factory(pg_engine)) as session:
+        rows = [StepInterval(patient, "csv", "phone", s, s + MINUTE, 0, 90) for s in later]
+        _merge_pg(session, [_checked_interval(row, {patient}) for row in rows])
+    assert where_rows_are(pg_engine) == placed | {
+        boundary + MINUTE: partition_name(add_months(this_month, 1))
+    }
+    with pg_engine.connect() as conn:
+        steps = conn.execute(text("SELECT start_utc, steps FROM step_intervals")).all()
+    assert dict(steps) == {boundary - 2 * MINUTE: 50} | dict.fromkeys(later, 90)
 
 
 @pytest.mark.postgres
