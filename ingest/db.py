@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 from alembic import command
@@ -14,6 +15,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
+
+from ingest.partitions import ensure_month_partitions
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 PG_CONNECT_ARGS = {
@@ -66,8 +69,10 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "heads") -> None:
-    """Bring the schema to ``revision``; safe to run on every start."""
+    """Bring the schema to ``revision``; safe to run on every start. On PostgreSQL
+    this also creates the coming months' ``step_intervals`` partitions."""
     command.upgrade(alembic_config(engine), revision)
+    ensure_month_partitions(engine, datetime.now(UTC).date())
 
 
 def schema_is_current(engine: Engine) -> bool:

@@ -32,6 +32,7 @@ from ingest.db import transaction
 from ingest.jobclaims import claim_many, finish
 from ingest.models import Patient
 from ingest.ops_models import Heartbeat
+from ingest.partitions import ensure_month_partitions
 from ingest.sync.engine import Sources
 from stridewise.outage import Outage
 from stridewise.settings import Settings
@@ -46,10 +47,13 @@ SYNC_TICK_JOB = "sync-tick"
 DAILY_RULES_JOB = "daily-rules"
 DELIVERY_JOB = "delivery-tick"
 WEEKLY_REPORTS_JOB = "weekly-reports"
+PARTITIONS_JOB = "partitions-ahead"
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
 # The rules job runs twice in the morning hour; a claim still unfinished after this
 # long is a crashed replica's, and the second run takes it over.
 RULES_LEASE_SECONDS = 20 * 60
+# Creating a month's partition takes seconds; a claim older than this is a crashed one.
+PARTITIONS_LEASE_SECONDS = 10 * 60
 
 
 def sync_tick(
@@ -131,6 +135,16 @@ def build_scheduler(
         name="queue last week's report for therapists whose Monday 08:00 has come",
         replace_existing=True,
         args=(factory,),
+    )
+    scheduler.add_job(
+        outage.guard(partitions_tick, PARTITIONS_JOB),
+        "cron",
+        hour="*/6",
+        minute=25,
+        id=PARTITIONS_JOB,
+        name="create the coming months' step_intervals partitions (PostgreSQL)",
+        replace_existing=True,
+        args=(factory, worker_id),
     )
     return scheduler
 
@@ -216,3 +230,25 @@ def delivery_tick(factory: sessionmaker[Session], config: DeliveryConfig, worker
 def weekly_reports_tick(factory: sessionmaker[Session]) -> None:
     with transaction(factory) as session:
         queue_weekly(session, datetime.now(UTC))
+
+
+def partitions_tick(
+    factory: sessionmaker[Session], worker_id: str, now: datetime | None = None
+) -> list[date] | None:
+    """Keep ``MONTHS_AHEAD`` months of ``step_intervals`` partitions ahead, once per
+    UTC day: claimed under the date, and run every 6 hours so that a claim left
+    unfinished by a failure or a crash is taken over after its lease the same day.
+    The months created, or None when the claim is another's (or done). Nothing to
+    create on SQLite."""
+    now = now or datetime.now(UTC)
+    key = now.date().isoformat()
+    with transaction(factory) as session:
+        won = claim_many(session, PARTITIONS_JOB, [key], worker_id, now, PARTITIONS_LEASE_SECONDS)
+    if not won:
+        return None
+    with transaction(factory) as session:  # a failure leaves the claim to be taken over
+        created = ensure_month_partitions(session.connection(), now.date())
+        finish(session, PARTITIONS_JOB, won, worker_id, "ok", datetime.now(UTC))
+    if created:
+        log.info("partitions.created", months=[m.isoformat() for m in created])
+    return created

@@ -18,6 +18,7 @@ from stridewise.cli.sync_cmd import run_and_show_cycle
 from stridewise.jobs import (
     DAILY_RULES_JOB,
     DELIVERY_JOB,
+    PARTITIONS_JOB,
     SYNC_TICK_JOB,
     WEEKLY_REPORTS_JOB,
     build_scheduler,
@@ -90,7 +91,13 @@ def test_the_scheduler_has_stable_single_instance_jobs(factory, secret_key):
     scheduler.start(paused=True)
     try:
         jobs = {job.id: job for job in scheduler.get_jobs()}
-        assert set(jobs) == {SYNC_TICK_JOB, DAILY_RULES_JOB, DELIVERY_JOB, WEEKLY_REPORTS_JOB}
+        assert set(jobs) == {
+            SYNC_TICK_JOB,
+            DAILY_RULES_JOB,
+            DELIVERY_JOB,
+            WEEKLY_REPORTS_JOB,
+            PARTITIONS_JOB,
+        }
         assert all(j.max_instances == 1 and j.coalesce for j in jobs.values())
         # rebuilding replaces rather than duplicates
         scheduler.add_job(print, "interval", seconds=5, id=SYNC_TICK_JOB, replace_existing=True)
