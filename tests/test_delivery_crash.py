@@ -113,9 +113,7 @@ def test_two_replicas_send_500_messages_each_once(pg_url, tmp_path):
             assert queue_urgent(session, NOW) == 500
         with smtp_server() as (mailbox, port):
             go = tmp_path / "go"
-            workers = [
-                run_worker(pg_url, port, f"replica-{n}", NOW, go=str(go)) for n in (1, 2)
-            ]
+            workers = [run_worker(pg_url, port, f"replica-{n}", NOW, go=str(go)) for n in (1, 2)]
             while not all((tmp_path / f"go.replica-{n}").exists() for n in (1, 2)):
                 time.sleep(0.05)
             go.touch()
