@@ -264,3 +264,16 @@ def test_another_therapists_patient_is_not_found(factory, signed_in):
         signed_in.post("/patients/P9/invite", data={"csrf_token": token}),
     ):
         assert response.status_code == 404 and "Other Otto" not in response.text
+
+
+def test_replicas_share_the_caseload_refresh_one_slot_each(factory, signed_in):
+    """Two serve replicas run the job every 5 minutes: one refreshes per slot."""
+    from datetime import UTC, datetime, timedelta
+
+    from stridewise.web.summaries import refresh_stale
+
+    slot = datetime(2030, 1, 7, 9, 5, 30, tzinfo=UTC)
+    assert refresh_stale(factory, "replica-a", now=slot) is not None  # it ran
+    assert refresh_stale(factory, "replica-b", now=slot + timedelta(minutes=2)) is None
+    assert refresh_stale(factory, "replica-a", now=slot + timedelta(minutes=3)) is None
+    assert refresh_stale(factory, "replica-b", now=slot + timedelta(minutes=5)) is not None

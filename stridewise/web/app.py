@@ -18,6 +18,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from ingest.sync.runner import worker_name
 from stridewise.web import api, ops, patient, therapist, webhooks
 from stridewise.web.errors import install_error_handlers
 from stridewise.web.metrics import RequestTimer, registry_for
@@ -41,7 +42,8 @@ def create_app(app: App, scheduler: BaseScheduler | None = None) -> FastAPI:
         # Keeps the dashboard's figures fresh after syncs (see stridewise.web.summaries).
         scheduler.add_job(refresh_stale, "interval", minutes=5, id="caseload-summaries",
                           name="refresh caseload summaries", replace_existing=True,
-                          next_run_time=datetime.now(UTC), args=(web.state.factory,))  # fmt: skip
+                          next_run_time=datetime.now(UTC),
+                          args=(web.state.factory, worker_name()))  # fmt: skip
     web.state.metrics, latency = registry_for(web.state.factory)
     web.add_middleware(BrowserSecurity, key=web.state.signing_key, cookies=web.state.cookies)
     web.add_middleware(RequestTimer, latency=latency)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.clock import utcnow
 from ingest.access_models import CaseloadSummary
 from ingest.db import transaction
+from ingest.jobclaims import claim_many, finish
 from ingest.models import LinkedAccount, Patient
 from ingest.programme_models import ExemptDay
 from rules.evaluate import Assessment, assess
@@ -135,11 +136,30 @@ def stale_patients(session: Session, now: datetime, max_age: timedelta) -> list[
     return list(session.scalars(query))
 
 
-def refresh_stale(factory: sessionmaker[Session], batch: int = 50, now: datetime | None = None):
-    """The scheduler job: refresh what is stale, ``batch`` patients per rules run."""
+# Replicas share the job through a claim per 5-minute slot (``ingest.jobclaims``): one
+# of them refreshes in each slot; a crashed one's slot is left to the next.
+CASELOAD_JOB = "caseload-summaries"
+SLOT_MINUTES = 5
+
+
+def refresh_stale(
+    factory: sessionmaker[Session],
+    worker: str = "web",
+    batch: int = 50,
+    now: datetime | None = None,
+) -> int | None:
+    """The scheduler job: refresh what is stale, ``batch`` patients per rules run; the
+    number refreshed, or None when another replica holds this slot."""
     now = now or utcnow()
+    slot = now.replace(minute=now.minute - now.minute % SLOT_MINUTES, second=0, microsecond=0)
+    with transaction(factory) as session:
+        won = claim_many(session, CASELOAD_JOB, [slot.isoformat()], worker, now, 60 * SLOT_MINUTES)
+    if not won:
+        return None
     with factory() as session:
         ids = stale_patients(session, now, timedelta(hours=1))
     for start in range(0, len(ids), batch):
         refresh(factory, ids[start : start + batch], now)
+    with transaction(factory) as session:
+        finish(session, CASELOAD_JOB, won, worker, "ok", utcnow())
     return len(ids)
