@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from delivery.composed import Attachment, Composed
+from delivery.config import PatientLinks
 from delivery.outbox import Claimed
 from ingest.delivery_models import AlertDelivery, OutboxMessage
 from ingest.models import Patient
@@ -34,9 +35,15 @@ class NothingToSay(Exception):
     """Everything the row carried was withdrawn before it left: cancel it."""
 
 
-def compose(session: Session, row: Claimed, now: datetime, public_url: str) -> Composed:
+def compose(
+    session: Session,
+    row: Claimed,
+    now: datetime,
+    public_url: str,
+    links: PatientLinks | None = None,
+) -> Composed:
     if row.kind == "patient_daily":
-        return _patient_daily(session, row, now, public_url)
+        return _patient_daily(session, row, now, links)
     if row.kind == "therapist_urgent":
         return _therapist_urgent(session, row, now, public_url)
     if row.kind == "therapist_weekly":
@@ -54,18 +61,36 @@ def _live_alerts(session: Session, ids: list[int]) -> list[Alert]:
     )
 
 
-def _patient_daily(session, row: Claimed, now, public_url) -> Composed:
+def _patient_links(links: PatientLinks | None, patient_id: str, alerts, now) -> list:
+    """(label, url) for the message: a relink page when disconnected, then own data."""
+    if links is None:
+        return []
+    out = []
+    if any(a.rule == "disconnected" for a in alerts):
+        relink = links.relink(patient_id, now)
+        if relink:
+            out.append(("Reconnect your watch", relink))
+    out.append(
+        ("See what stridewise holds about you, add a pain score", links.own_data(patient_id, now))
+    )
+    return out
+
+
+def _patient_daily(session, row: Claimed, now, links: PatientLinks | None) -> Composed:
     patient = session.get(Patient, row.patient_id)
     alerts = _live_alerts(session, row.payload.get("alert_ids", []))
     today = local_date(now, patient.timezone)
     lines = [alert_words(a, today).text for a in alerts]
     week = row.payload.get("summary_week")
+    if not week and not alerts:
+        raise NothingToSay("the alerts it carried were withdrawn before sending")
+    urls = _patient_links(links, patient.id, alerts, now)
     if week:
         report = build_weekly(
             session, patient.therapist_id, parse_week(week), now, patient_id=patient.id
         )
         summary = patient_summary(
-            patient_week(report, patient.id), lines, f"cid:{chart_cid(patient.id)}"
+            patient_week(report, patient.id), lines, f"cid:{chart_cid(patient.id)}", urls
         )
         return Composed(
             subject=summary.subject,
@@ -76,10 +101,10 @@ def _patient_daily(session, row: Claimed, now, public_url) -> Composed:
             data={"patient": patient.id, "week": week},
             alert_ids=[a.id for a in alerts],
         )
-    if not alerts:
-        raise NothingToSay("the alerts it carried were withdrawn before sending")
     first = patient.name.split()[0] if patient.name else "there"
-    text = f"Hello {first},\n\n" + "\n\n".join(lines) + "\n\nYour walking programme\n"
+    text = f"Hello {first},\n\n" + "\n\n".join(lines) + "\n\n"
+    text += "".join(f"{label}: {url}\n" for label, url in urls)
+    text += ("\n" if urls else "") + "Your walking programme\n"
     return Composed(
         subject=alert_words(alerts[0], today).subject if len(alerts) == 1 else "Your day",
         text=text,

@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import time
-from typing import Literal
+from datetime import datetime, time
+from typing import Literal, Protocol
 
 from ingest.crypto import Cipher
+
+
+class PatientLinks(Protocol):
+    """Signed, expiring links for a patient's messages. The application makes them
+    (the patient portal lives above delivery); each call stores its link at once."""
+
+    def own_data(self, patient_id: str, now: datetime) -> str:
+        """The patient's own-data page."""
+        ...
+
+    def relink(self, patient_id: str, now: datetime) -> str | None:
+        """A relink page for an account whose consent was revoked; None if there is none."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -34,3 +47,5 @@ class DeliveryConfig:
     base_backoff_s: float = 60.0
     max_backoff_s: float = 6 * 3600.0
     batch: int = 50
+    # Links in every patient message (own data; relink when disconnected); None: none.
+    links: PatientLinks | None = None

@@ -118,7 +118,7 @@ def handle(factory, channels: Channels, row: outbox.Claimed, worker: str, now) -
                     )  # fmt: skip
                     session.commit()
                     return "held"
-            message = compose(session, row, now, config.public_url)
+            message = compose(session, row, now, config.public_url, config.links)
             channels.send(session, row, message)
     except outbox.LeaseLost:
         return "lost"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -112,9 +113,14 @@ PACING = (
 )
 
 
-def patient_summary(p: PatientWeek, today_lines: list[str], chart_src: str) -> PatientSummary:
+def patient_summary(
+    p: PatientWeek,
+    today_lines: list[str],
+    chart_src: str,
+    links: Sequence[tuple[str, str]] = (),
+) -> PatientSummary:
     """The patient's weekly note: warm, short, never shaming; ``chart_src`` is where the
-    HTML finds the chart (``cid:...`` in email)."""
+    HTML finds the chart (``cid:...`` in email); ``links``: (label, url) at its end."""
     first_name = p.name.split()[0] if p.name else "there"
     if p.walks_planned and p.walks_done >= p.walks_planned:
         headline = (
@@ -145,6 +151,7 @@ def patient_summary(p: PatientWeek, today_lines: list[str], chart_src: str) -> P
         "pacing": PACING,
         "today_lines": today_lines,
         "chart_src": chart_src,
+        "links": links,
     }
     env = environment()
     return PatientSummary(

@@ -35,6 +35,7 @@ from ingest.ops_models import Heartbeat
 from ingest.partitions import ensure_month_partitions
 from ingest.sync.engine import Sources
 from stridewise.outage import Outage
+from stridewise.portal.message_links import PortalLinks
 from stridewise.settings import Settings
 from stridewise.wiring import run_cycle, sources_for
 
@@ -125,7 +126,7 @@ def build_scheduler(
         id=DELIVERY_JOB,
         name="queue urgent alerts and send what the outbox holds",
         replace_existing=True,
-        args=(factory, delivery_config(settings), worker_id),
+        args=(factory, delivery_config(settings, factory), worker_id),
     )
     scheduler.add_job(
         outage.guard(weekly_reports_tick, WEEKLY_REPORTS_JOB),
@@ -189,8 +190,11 @@ def daily_rules_tick(
     return mine
 
 
-def delivery_config(settings: Settings) -> DeliveryConfig:
-    """What the outbox worker needs from settings (no key: webhooks cannot be signed)."""
+def delivery_config(
+    settings: Settings, factory: sessionmaker[Session] | None = None
+) -> DeliveryConfig:
+    """What the outbox worker needs from settings (no key: webhooks cannot be signed;
+    with the ``factory``, patient messages carry their own-data and relink links)."""
     password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
     return DeliveryConfig(
         smtp=SmtpConfig(
@@ -207,6 +211,9 @@ def delivery_config(settings: Settings) -> DeliveryConfig:
         quiet_end=time.fromisoformat(settings.quiet_hours_end),
         public_url=settings.public_url,
         cipher=Cipher(settings.secret_key) if settings.secret_key else None,
+        links=PortalLinks(factory, settings.public_url, settings.invitation_days)
+        if factory is not None
+        else None,
     )
 
 

@@ -41,13 +41,18 @@ if go:  # start together with the other replica
         time.sleep(0.01)
 if mode == "crash":
     worker.record_sent = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
-if go:  # after its first claim, wait until the other replica has claimed too
+if go:  # after its first claim, wait (a minute at most) until the other replica has one
     claim, claims = worker.outbox.claim, []
     def claim_then_meet(*args, **kwargs):
-        batch = claim(*args, **kwargs)
+        batch, deadline = claim(*args, **kwargs), time.monotonic() + 60
+        while not claims and not batch and time.monotonic() < deadline:
+            time.sleep(0.05)  # the other's claim may still hold the rows: try again
+            batch = claim(*args, **kwargs)
         if batch and not claims:
             pathlib.Path(go + ".claimed." + name).touch()
             while len(list(pathlib.Path(go).parent.glob("go.claimed.*"))) < 2:
+                if time.monotonic() > deadline:
+                    break
                 time.sleep(0.01)
         claims.append(len(batch))
         return batch

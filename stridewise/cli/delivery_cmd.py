@@ -39,7 +39,10 @@ def deliver_cmd(
 
     Example: stridewise deliver --now 2026-11-23T08:00Z
     """
-    report = deliver_once(open_db(), delivery_config(settings()), worker_name(), parse_now(now))
+    factory = open_db()
+    report = deliver_once(
+        factory, delivery_config(settings(), factory), worker_name(), parse_now(now)
+    )
     counts = ", ".join(f"{n} {what}" for what, n in sorted(report.outcomes.items()))
     console.print(f"outbox: {counts or 'nothing due'}")
 

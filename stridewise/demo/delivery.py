@@ -62,7 +62,7 @@ def deliver_week(
             queue_weekly(session, now, therapist_id)
         # The demo runs at any hour: quiet hours are switched off for it.
         config = replace(
-            delivery_config(settings),
+            delivery_config(settings, factory),
             smtp=SmtpConfig(host="127.0.0.1", port=port),
             quiet_start=time(0),
             quiet_end=time(0),
