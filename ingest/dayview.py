@@ -167,7 +167,14 @@ def interval_days(merged: pd.DataFrame) -> pd.DataFrame:
     """Per patient and local date of the merged intervals: their steps and sources."""
     keys = ["patient_id", "local_date"]
     if merged.empty:
-        return pd.DataFrame(columns=[*keys, "interval_steps", "interval_source"])
+        return pd.DataFrame(
+            {
+                "patient_id": pd.Series(dtype=object),
+                "local_date": pd.Series(dtype="datetime64[ns]"),
+                "interval_steps": pd.Series(dtype="int64"),
+                "interval_source": pd.Series(dtype=object),
+            }
+        )
     return (
         merged.groupby(keys, sort=False)["steps"]
         .sum()

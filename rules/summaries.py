@@ -197,9 +197,10 @@ def calibrated_through(first_date: pd.Series, params: pd.DataFrame, last) -> pd.
 def figures(plan: Plan | None, merged: pd.DataFrame) -> pd.DataFrame:
     """``ingest.dayview.interval_days`` rows of every day: stored ones and read ones."""
     read = interval_days(merged)
-    if plan is None:
+    if plan is None or plan.kept.empty:
         return read
-    return pd.concat([plan.kept[["patient_id", "local_date", *FIGURE_COLUMNS[:2]]], read])
+    kept = plan.kept[["patient_id", "local_date", *FIGURE_COLUMNS[:2]]]
+    return kept if read.empty else pd.concat([kept, read], ignore_index=True)
 
 
 def save(

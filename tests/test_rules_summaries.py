@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from rules_support import Day, minute_rows
 from sqlalchemy import select
 
-from core.schema import StepBatch, StepInterval
+from core.schema import DailyTotal, StepBatch, StepInterval
 from ingest.db import make_engine, session_factory, transaction
 from ingest.models import Patient
 from ingest.patients import add_patient, add_therapist
@@ -188,3 +188,23 @@ def test_cached_evaluation_always_agrees_with_a_full_recompute(sqlite_template, 
             )
     finally:
         engine.dispose()
+
+
+def test_nothing_changed_with_daily_totals_reads_no_interval_and_agrees(factory):
+    """A daily run with no dirty day reads nothing, and days known only by a
+    provider's daily total still come out as a full recompute has them."""
+    enrol(factory, FIRST + timedelta(days=7))
+    write(factory, {FIRST + timedelta(days=n): Day(walks=((9, 20),)) for n in range(10)})
+    totals = [DailyTotal("p1", "garmin", FIRST + timedelta(days=n), 6000) for n in (10, 11)]
+    with transaction(factory) as session:
+        write_batch(session, StepBatch(daily_totals=totals))
+    evaluate(factory, now=NOW)
+    with factory() as session:
+        p1 = session.get(Patient, "p1")
+        cached = assess(session, [p1], NOW, cached=True)
+        full = assess(session, [p1], NOW)
+    assert cached.reads.full == [] and cached.reads.reread.empty
+    columns = ["local_date", "steps", "source", "status", *INTERVAL_METRIC_COLUMNS]
+    pd.testing.assert_frame_equal(full.days[columns], cached.days[columns])
+    totals_only = cached.days[cached.days["local_date"] >= pd.Timestamp(FIRST + timedelta(10))]
+    assert list(totals_only["steps"][:2]) == [6000, 6000]
