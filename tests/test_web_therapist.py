@@ -277,3 +277,18 @@ def test_replicas_share_the_caseload_refresh_one_slot_each(factory, signed_in):
     assert refresh_stale(factory, "replica-b", now=slot + timedelta(minutes=2)) is None
     assert refresh_stale(factory, "replica-a", now=slot + timedelta(minutes=3)) is None
     assert refresh_stale(factory, "replica-b", now=slot + timedelta(minutes=5)) is not None
+
+
+def test_last_sync_reads_in_plain_words_and_never_negative():
+    from datetime import UTC, datetime, timedelta
+
+    from stridewise.web.templating import templates
+
+    ago = templates.env.get_template("therapist/_macros.html").module.ago
+    now = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+    said = {
+        d: ago(now - d, now).strip()
+        for d in (timedelta(minutes=-531), timedelta(0), timedelta(minutes=5), timedelta(hours=3))
+    }
+    assert list(said.values()) == ["just now", "just now", "5 min ago", "3 h ago"]
+    assert ago(None, now).strip() == "never"
