@@ -206,9 +206,15 @@ def combine_day_figures(
     priorities = priorities or {}
     keys = ["patient_id", "local_date"]
     best = _preferred_totals(totals, priorities, default)
-    if best.empty:
+    if best.empty:  # typed, so that it merges with typed interval figures
         from_totals = pd.DataFrame(
-            columns=[*keys, "daily_total_steps", "total_provider", "provisional"]
+            {
+                "patient_id": pd.Series(dtype=object),
+                "local_date": pd.Series(dtype="datetime64[ns]"),
+                "daily_total_steps": pd.Series(dtype="int64"),
+                "total_provider": pd.Series(dtype=object),
+                "provisional": pd.Series(dtype=bool),
+            }
         )
     else:
         from_totals = best.rename(
