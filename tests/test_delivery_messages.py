@@ -56,7 +56,11 @@ def test_weekly_report_email_has_text_html_inline_charts_and_attachments(factory
     assert "Sam P0" in text and "Sam P1" in text
     assert "Sam P0" in html and 'src="cid:chart-P0"' in html
     related = next(p for p in message.walk() if p.get_content_type() == "multipart/related")
-    images = {p["Content-ID"]: p.get_content() for p in related.iter_parts() if p.get_content_maintype() == "image"}  # noqa: E501
+    images = {
+        p["Content-ID"]: p.get_content()
+        for p in related.iter_parts()
+        if p.get_content_maintype() == "image"
+    }
     assert set(images) == {"<chart-P0>", "<chart-P1>"}
     assert all(png.startswith(b"\x89PNG") for png in images.values())
     attachments = {p.get_filename(): p for p in message.iter_attachments()}
