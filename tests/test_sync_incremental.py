@@ -28,6 +28,7 @@ from portal_support import WEBHOOK_SECRET
 from sqlalchemy import func, select
 from sync_support import WalkerSource, seed_accounts
 from sync_worlds import GoogleWorld as GoogleSyncWorld
+from test_provider_contract import garmin_served, google_served  # noqa: F401 (fixtures)
 
 from adapters.garmin import GarminAdapter
 from adapters.google_health import GoogleHealthAdapter
@@ -46,14 +47,11 @@ from ingest.sync.push import mark_changed, mark_due, request_full_read
 from ingest.sync.runner import run_with
 from ingest.sync.window import WindowPolicy, minutes_since
 from sandbox.garmin import GarminSandbox
-from sandbox.garmin import create_app as garmin_app
 from sandbox.garmin import sandbox_settings as garmin_hosts
 from sandbox.google_health import GoogleSandboxState
-from sandbox.google_health import create_app as google_app
 from sandbox.google_health import sandbox_settings as google_hosts
 from sandbox.google_push import GooglePusher
 from sandbox.serve import serve_in_thread
-from sandbox.walker import Walker
 from stridewise.providers import garmin_config, google_config
 from stridewise.settings import Settings
 from stridewise.web.app import create_app as web_app
@@ -142,20 +140,6 @@ def _patient(factory, prefix: str) -> str:
             session.flush()
         add_patient(session, patient_id, "Pat", NEW_YORK, "T1")
     return patient_id
-
-
-@pytest.fixture(scope="module")
-def google_served():
-    state = GoogleSandboxState(seed=11)
-    with serve_in_thread(google_app(state)) as url:
-        yield state, url
-
-
-@pytest.fixture(scope="module")
-def garmin_served():
-    sandbox = GarminSandbox(walker=Walker(seed=11), archive_after_days=20)
-    with serve_in_thread(garmin_app(sandbox)) as url:
-        yield sandbox, url
 
 
 @pytest.fixture(scope="module")
