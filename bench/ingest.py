@@ -28,7 +28,8 @@ from sqlalchemy import text  # noqa: E402
 from core.schema import StepBatch, StepInterval  # noqa: E402
 from ingest.db import make_engine, session_factory, transaction, upgrade  # noqa: E402
 from ingest.models import Patient, StepIntervalRow, Therapist  # noqa: E402
-from ingest.store import COPY_TYPES, write_batch  # noqa: E402
+from ingest.pg_batch import INTERVAL_TYPES  # noqa: E402
+from ingest.store import write_batch  # noqa: E402
 from sandbox.walker import Walker  # noqa: E402
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -115,7 +116,7 @@ def pg_copy(engine, data, table: str) -> tuple[int, float]:
         with engine.begin() as conn:
             cursor = conn.connection.driver_connection.cursor()
             with cursor.copy(f"COPY {table} FROM STDIN (FORMAT BINARY)") as copy:
-                copy.set_types(COPY_TYPES)
+                copy.set_types(INTERVAL_TYPES)
                 for r in intervals:
                     copy.write_row(
                         (

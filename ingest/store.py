@@ -1,14 +1,15 @@
 """The write path: one batch of normalised samples, validated row by row, then
 bulk-upserted in the caller's transaction.
 
-Re-ingesting the same data touches nothing; a revised figure overwrites. For
-intervals, the values already stored for the batch's keys are read first (one
-primary-key range scan per stream), so only new and changed rows are written:
-new ones by ``COPY`` straight into the table on PostgreSQL (the bulk-load
-ceiling), by ``executemany`` on SQLite. Should another writer insert one of the
-same keys in between, a savepoint falls back to a staged
-``INSERT ... ON CONFLICT DO UPDATE``. Daily totals and devices are few per batch
-and take ``ON CONFLICT`` directly.
+Re-ingesting the same data touches nothing; a revised figure overwrites. On
+PostgreSQL a batch of a sync's size goes in one round trip
+(:mod:`ingest.pg_batch`). For larger batches' intervals (imports), the values
+already stored for the batch's keys are read first (one primary-key range scan
+per stream), so only new and changed rows are written: new ones by ``COPY``
+straight into the table (the bulk-load ceiling); on SQLite by ``executemany``.
+Should another writer insert one of the same keys in between, a savepoint falls
+back to a staged ``INSERT ... ON CONFLICT DO UPDATE``. Daily totals and devices
+are few per batch and take ``ON CONFLICT`` directly.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from functools import cache
 
 from psycopg.errors import UniqueViolation
-from sqlalchemy import Date, DateTime, Integer, String, bindparam, or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -33,6 +34,7 @@ from ingest.models import (
     Patient,
     StepIntervalRow,
 )
+from ingest.pg_batch import INTERVAL_TYPES, MAX_ROWS, write_small_batch
 from ingest.programme_models import mark_dirty
 
 MAX_INTERVAL_S = 24 * 3600
@@ -165,14 +167,24 @@ def write_batch(
 
     report.intervals_accepted = len(intervals)
     report.totals_accepted = len(totals)
+    devices = list({(d.patient_id, d.provider, d.device): d for d in batch.devices
+                    if d.patient_id in patients}.values())  # fmt: skip
+    if _is_pg(session) and len(intervals) <= MAX_ROWS:
+        report.intervals_changed, report.totals_changed = write_small_batch(
+            session, list(intervals.values()), list(totals.values()), devices
+        )
+        return report
+    days: list[tuple[str, date]] = []
     if intervals:
-        report.intervals_changed = _upsert_intervals(session, intervals)
+        written = _upsert_intervals(session, intervals)
+        report.intervals_changed = len(written)
+        days += [(row[0], row[6]) for row in written]
     if totals:
-        report.totals_changed = _upsert_totals(session, list(totals.values()))
-    if report.intervals_changed or report.totals_changed:  # the rules recompute these days
-        days = [(r[0], r[6]) for r in intervals.values()] + [(k[0], k[2]) for k in totals]
-        mark_dirty(session, days)
-    _upsert_devices(session, [d for d in batch.devices if d.patient_id in patients])
+        revised = _upsert_totals(session, list(totals.values()))
+        report.totals_changed = len(revised)
+        days += revised
+    mark_dirty(session, days)  # the rules recompute the days of what was written
+    _upsert_devices(session, devices)
     return report
 
 
@@ -216,7 +228,8 @@ _STORED = select(*(_INTERVALS.c[c] for c in INTERVAL_COLUMNS)).where(
 )
 
 
-def _upsert_intervals(session: Session, rows: dict[tuple, tuple]) -> int:
+def _upsert_intervals(session: Session, rows: dict[tuple, tuple]) -> list[tuple]:
+    """The rows written: new ones and changed ones."""
     stored = _stored_values(session, rows)
     new = [row for key, row in rows.items() if key not in stored]
     changed = [row for key, row in rows.items() if key in stored and stored[key] != row[_KEY_LEN:]]
@@ -224,7 +237,7 @@ def _upsert_intervals(session: Session, rows: dict[tuple, tuple]) -> int:
         _upsert_sqlite(session, new + changed)
     elif not _insert_new_pg(session, new, changed):
         _merge_pg(session, list(rows.values()))
-    return len(new) + len(changed)
+    return new + changed
 
 
 _COLUMN_LIST = ", ".join(INTERVAL_COLUMNS)
@@ -252,18 +265,9 @@ def _insert_new_pg(session: Session, new: list[tuple], changed: list[tuple]) -> 
     return True
 
 
-# Binary COPY (about 7x less client time per row than text COPY) names each column's
-# PostgreSQL type; read off the table's column types.
-_BINARY_TYPES = {String: "text", DateTime: "timestamptz", Date: "date", Integer: "int4"}
-COPY_TYPES = tuple(
-    next(name for kind, name in _BINARY_TYPES.items() if isinstance(stored, kind))
-    for stored in (getattr(c.type, "impl", c.type) for c in StepIntervalRow.__table__.columns)
-)
-
-
 def _copy_rows(cursor, table: str, rows: list[tuple]) -> None:
     with cursor.copy(f"COPY {table} ({_COLUMN_LIST}) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.set_types(COPY_TYPES)
+        copy.set_types(INTERVAL_TYPES)  # binary: about 7x less client time than text
         for row in rows:
             copy.write_row(row)
 
@@ -308,7 +312,7 @@ def _upsert_sqlite(session: Session, rows: list[tuple]) -> None:
 
 @cache
 def _upsert(dialect: str, model, key: tuple, update: tuple, when_changed: tuple = (),
-            returning: str | None = None):  # fmt: skip
+            returning: tuple[str, ...] = ()):  # fmt: skip
     """``INSERT ... ON CONFLICT (key) DO UPDATE SET`` the ``update`` columns; with
     ``when_changed``, only where one of those columns differs. Built once per
     dialect and run with a list of rows (executemany), so SQLAlchemy compiles it
@@ -321,7 +325,7 @@ def _upsert(dialect: str, model, key: tuple, update: tuple, when_changed: tuple 
         set_={c: stmt.excluded[c] for c in update},
         where=or_(*changed) if changed else None,
     )
-    return stmt.returning(table.c[returning]) if returning else stmt
+    return stmt.returning(*(table.c[c] for c in returning)) if returning else stmt
 
 
 def _dialect(session: Session) -> str:
@@ -332,27 +336,27 @@ _TOTAL_KEY = ("patient_id", "provider", "local_date")
 _TOTAL_UPDATE = ("steps", "provisional", "fetched_at")
 
 
-def _upsert_totals(session: Session, rows: list[DailyTotal]) -> int:
+def _upsert_totals(session: Session, rows: list[DailyTotal]) -> list[tuple[str, date]]:
+    """The (patient, day) of each total written: new or revised."""
     values = [
         {"patient_id": r.patient_id, "provider": r.provider, "local_date": r.local_date,
          "steps": r.steps, "provisional": r.provisional, "fetched_at": r.fetched_at}
         for r in rows
     ]  # fmt: skip
     stmt = _upsert(_dialect(session), DailyTotalRow, _TOTAL_KEY, _TOTAL_UPDATE,
-                   _TOTAL_UPDATE[:2], returning="id")  # fmt: skip
-    return len(session.connection().execute(stmt, values).all())
+                   _TOTAL_UPDATE[:2], returning=("patient_id", "local_date"))  # fmt: skip
+    return [tuple(row) for row in session.connection().execute(stmt, values)]
 
 
 def _upsert_devices(session: Session, devices: list) -> None:
-    unique = {(d.patient_id, d.provider, d.device): d for d in devices}
-    if not unique:
+    if not devices:
         return
     now = utcnow()
     values = [
         {"patient_id": d.patient_id, "provider": d.provider, "device": d.device,
          "platform": d.platform, "form_factor": d.form_factor, "manufacturer": d.manufacturer,
          "first_seen": now, "last_seen": now}
-        for d in unique.values()
+        for d in devices
     ]  # fmt: skip
     key = ("patient_id", "provider", "device")
     update = ("platform", "form_factor", "manufacturer", "last_seen")

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import threading
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from core.schema import DailyTotal, DeviceInfo, StepBatch, StepInterval
 from ingest.db import transaction
 from ingest.models import DailyTotalRow, Device, StepIntervalRow
+from ingest.pg_batch import MAX_ROWS
+from ingest.programme_models import DirtyDay
 from ingest.store import _checked_interval, _merge_pg, write_batch
 
 T0 = datetime(2026, 3, 8, 6, 0, tzinfo=UTC)
@@ -230,3 +234,62 @@ def test_the_postgresql_merge_fallback_keeps_one_row_per_key(engine, factory, pa
     with factory() as session:
         stored = session.execute(select(StepIntervalRow.steps).order_by("start_utc")).scalars()
         assert list(stored) == [10] * 5 + [99] * 10
+
+
+def dirty_days(factory) -> set[date]:
+    with factory() as session:
+        return set(session.scalars(select(DirtyDay.local_date)))
+
+
+def clear_dirty(factory) -> None:
+    with transaction(factory) as session:
+        session.execute(delete(DirtyDay))
+
+
+@pytest.mark.parametrize("size", [30, MAX_ROWS + 1], ids=["sync-sized", "import-sized"])
+def test_both_write_paths_write_only_what_changed_and_mark_its_days(factory, patient, size):
+    """A sync-sized batch (one statement per table on PostgreSQL) and an import-sized
+    one (COPY there) agree: new rows counted, re-writes counted as nothing and marking
+    nothing, a revision counted row by row and marking only its own day."""
+    rows = minutes(patient, size, steps=5, offset_s=0)
+    totals = [DailyTotal(patient, "garmin", date(2026, 3, 8), 700)]
+    first = write(factory, StepBatch(rows, totals))
+    assert (first.intervals_changed, first.totals_changed) == (size, 1)
+    days = {r.local_date for r in rows}
+    assert dirty_days(factory) == days
+    clear_dirty(factory)
+
+    again = write(factory, StepBatch(rows, totals))
+    assert (again.intervals_changed, again.totals_changed) == (0, 0)
+    assert dirty_days(factory) == set()
+
+    last = rows[-1]
+    revised = [*rows[:-1], replace(last, steps=9)]
+    report = write(factory, StepBatch(revised, totals))
+    assert (report.intervals_changed, report.totals_changed) == (1, 0)
+    assert dirty_days(factory) == {last.local_date}
+    with factory() as session:
+        assert session.scalar(select(func.count()).select_from(StepIntervalRow)) == size
+        assert session.scalar(select(func.sum(StepIntervalRow.steps))) == 5 * (size - 1) + 9
+
+
+def test_two_writers_of_the_same_new_rows_store_them_once(engine, factory, patient):
+    """Two transactions insert the same new keys, the second before the first commits:
+    it waits, then finds them stored (no unique violation, nothing doubled)."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time")
+    batch = StepBatch(minutes(patient, 20, steps=7))
+    first = factory()
+    first.begin()
+    assert write_batch(first, batch).intervals_changed == 20
+    outcome: dict = {}
+    second = threading.Thread(target=lambda: outcome.update(report=write(factory, batch)))
+    second.start()
+    second.join(timeout=1)
+    assert second.is_alive(), "the second writer should wait on the first's rows"
+    first.commit()
+    first.close()
+    second.join(timeout=30)
+    assert outcome["report"].intervals_changed == 0
+    with factory() as session:
+        assert session.scalar(select(func.count()).select_from(StepIntervalRow)) == 20

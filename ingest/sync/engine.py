@@ -32,7 +32,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
 import structlog
-from sqlalchemy import case, insert, literal, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -41,10 +40,11 @@ from core.errors import AuthRevoked, ProviderError, RateLimited
 from core.schema import StepBatch
 from core.source import AccountRef, DateWindow, FetchResult, StepSource
 from ingest.db import database_unavailable
-from ingest.models import LinkedAccount, LinkStatus, SyncRun, UTCDateTime
+from ingest.models import LinkStatus
 from ingest.store import WriteReport, write_batch
 from ingest.sync.backoff import BackoffPolicy, next_poll, next_retry
-from ingest.sync.claims import ClaimedAccount, LeaseLost, fenced, renew
+from ingest.sync.claims import ClaimedAccount, LeaseLost, renew
+from ingest.sync.outcome import record_failure, record_success
 from ingest.sync.scope import minute_scope
 from ingest.sync.window import WindowPolicy, sync_window
 
@@ -297,53 +297,45 @@ def _finish(
     now = ctx.clock()
     result.seconds = time.perf_counter() - clock_start
     window = result.window or DateWindow(now.date(), now.date())
-    run = {
-        "window_start": window.first,
-        "window_end": window.last,
-        "started_at": result.started_at,
-        "finished_at": now,
-        "outcome": result.outcome,
-        "error_kind": result.error_kind,
-        "error": error[:_MAX_ERROR_CHARS] if error else None,
-        "intervals_written": result.intervals_written,
-        "totals_written": result.totals_written,
-        "rejected": result.rejected,
-        "api_calls": result.api_calls,
-        "worker": ctx.worker,
+    error = error[:_MAX_ERROR_CHARS] if error else None
+    params = {
+        "p_account_id": account.id,
+        "p_window_start": window.first,
+        "p_window_end": window.last,
+        "p_started_at": result.started_at,
+        "p_finished_at": now,
+        "p_outcome": result.outcome,
+        "p_error_kind": result.error_kind,
+        "p_error": error,
+        "p_intervals_written": result.intervals_written,
+        "p_totals_written": result.totals_written,
+        "p_rejected": result.rejected,
+        "p_api_calls": result.api_calls,
+        "p_worker": ctx.worker,
+        "p_updated_at": now,
     }
-    runs = SyncRun.__table__  # Core, not the ORM: no unit of work for one row
-    if result.run_id is None:  # claimed without a run record (e.g. by a test)
-        session.connection().execute(insert(runs).values(account_id=account.id, **run))
-    else:  # the fence below rolls this back should the lease have been taken
-        session.connection().execute(update(runs).where(runs.c.id == result.run_id).values(**run))
-    values: dict = {"lease_owner": None, "lease_expires": None, "updated_at": now}
     if result.outcome in ("success", "partial"):
-        values |= {
-            "synced_through": cursor,
-            "last_success_at": now,
-            "consecutive_failures": 0,
-            "last_error_kind": None,
-            "last_error": None,
-            # A push that arrived during the sync keeps the account due at once.
-            "next_sync_due": _unless_pushed(account, next_poll(now, ctx.backoff, ctx.rng)),
+        record_success(session, result.run_id, params | {
+            "p_synced_through": cursor,
+            "p_due_at_claim": account.due_at_claim,
+            "p_next_due": next_poll(now, ctx.backoff, ctx.rng),
             # Read up to here: the next routine sync starts (less the overlap) there.
-            "synced_until": _read_through(account, result),
-            "changed_from": _changes_left(account),
-        }
-        if result.full_read:
-            values["full_read_at"] = result.started_at
-    else:
-        failures = account.consecutive_failures + 1
-        values |= {
-            "consecutive_failures": failures,
-            "last_error_kind": result.error_kind,
-            "last_error": error[:_MAX_ERROR_CHARS] if error else None,
-        }
-        if result.error_kind == AuthRevoked.kind:
-            values |= {"status": LinkStatus.NEEDS_RELINK.value, "next_sync_due": None}
-        else:
-            values["next_sync_due"] = next_retry(now, failures, ctx.backoff, ctx.rng, retry_after)
-    fenced(session, account.id, ctx.worker, values)
+            "p_synced_until": _read_through(account, result),
+            "p_changed_at_claim": account.changed_from,
+            "p_was_failing": account.consecutive_failures > 0,
+            "p_full_read_at": result.started_at if result.full_read else None,
+        })  # fmt: skip
+        return
+    failures = account.consecutive_failures + 1
+    revoked = result.error_kind == AuthRevoked.kind
+    record_failure(session, result.run_id, params | {
+        "p_consecutive_failures": failures,
+        "p_last_error_kind": result.error_kind,
+        "p_last_error": error,
+        "p_status": LinkStatus.NEEDS_RELINK.value if revoked else None,
+        "p_next_due": None if revoked
+        else next_retry(now, failures, ctx.backoff, ctx.rng, retry_after),
+    })  # fmt: skip
 
 
 def _read_through(account: ClaimedAccount, result: SyncResult) -> datetime | None:
@@ -354,31 +346,3 @@ def _read_through(account: ClaimedAccount, result: SyncResult) -> datetime | Non
         return account.synced_until
     seen = min(seen, result.started_at)
     return seen if account.synced_until is None else max(seen, account.synced_until)
-
-
-def _pushed(account: ClaimedAccount):
-    """SQL: someone marked the account due (:mod:`.push`) while this sync ran."""
-    current = LinkedAccount.next_sync_due
-    if account.due_at_claim is None:
-        return current.is_not(None)
-    return current.is_not(None) & (current != account.due_at_claim)
-
-
-def _unless_pushed(account: ClaimedAccount, computed: datetime):
-    """SQL for the next due time: ``computed``, unless a push came in while this
-    sync ran; then its earlier time stands."""
-    current = LinkedAccount.next_sync_due
-    return case((_pushed(account), current), else_=literal(computed, UTCDateTime()))
-
-
-def _changes_left(account: ClaimedAccount):
-    """SQL for ``changed_from`` after a successful sync: cleared, since this sync
-    read from it, unless a webhook may have come in meanwhile (a push, a changed
-    value, or an account backing off, which pushes do not mark due); then it
-    stays for the next sync, which reads a little more, never less."""
-    current = LinkedAccount.changed_from
-    if account.consecutive_failures:
-        return current
-    claimed = literal(account.changed_from, UTCDateTime())
-    unchanged = current.is_(None) if account.changed_from is None else current == claimed
-    return case((_pushed(account) | ~unchanged, current), else_=None)
