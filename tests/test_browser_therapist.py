@@ -72,6 +72,9 @@ def test_a_therapist_works_through_the_caseload(clinic, page, factory):
             override = session.scalars(select(LevelOverride)).one()
             assert (override.patient_id, override.level) == ("demo-flare", level + 1)
 
+        # The field's bounds reach the browser as attributes (not escaped text).
+        assert page.get_attribute("#f-walks_per_week", "max") == "7"
+        assert page.get_attribute("#f-walks_per_week", "inputmode") == "numeric"
         page.fill("#f-walks_per_week", "9")
         page.click("button:has-text('Save programme')")
         assert "between 1 and 7" in page.locator("#f-walks_per_week-error").inner_text()

@@ -30,7 +30,8 @@ def test_healthz_reports_the_database_and_the_scheduler(web, client):
 def test_unknown_paths_are_a_page_for_people_and_a_problem_for_the_api(client):
     page = client.get("/no/such/page")
     assert page.status_code == 404 and "text/html" in page.headers["content-type"]
-    assert "<h1" in page.text and "Not Found" in page.text
+    assert '<h1 id="error-title">Page not found</h1>' in page.text
+    assert "<p>Not Found</p>" not in page.text  # the status is not said twice
     api = client.get("/api/v1/no-such-thing")
     assert api.status_code == 404
     assert api.headers["content-type"] == "application/problem+json"

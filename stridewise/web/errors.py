@@ -61,6 +61,10 @@ def problem(request: Request, status: int, detail: str | None, **extra) -> JSONR
     )
 
 
+# Headings for people; API problems keep the HTTP phrase as their title.
+_PAGE_TITLES = {404: "Page not found", 422: "That could not be done"}
+
+
 def error_answer(
     request: Request, status: int, detail: str | None, headers: dict | None = None, **extra
 ) -> Response:
@@ -69,10 +73,18 @@ def error_answer(
     else:
         response = render(
             request, "error.html", status_code=status,
-            title=HTTPStatus(status).phrase, status=status, detail=detail,
+            title=_PAGE_TITLES.get(status, HTTPStatus(status).phrase), status=status,
+            detail=_sentence(detail, status),
         )  # fmt: skip
     response.headers.update(headers or {})
     return response
+
+
+def _sentence(detail: str | None, status: int) -> str | None:
+    """The detail as a sentence for the page; none when it only repeats the status."""
+    if not detail or detail == HTTPStatus(status).phrase:
+        return None
+    return detail[:1].upper() + detail[1:]
 
 
 def install_error_handlers(app: FastAPI) -> None:
