@@ -59,3 +59,26 @@ def test_the_wheel_ships_the_product_and_no_fake_provider(wheel):
         if name.endswith(".py"):
             shipped = top_level_names(wheel.read(name).decode())
             assert not shipped & fakes, f"{name} defines {shipped & fakes} of sandbox/"
+
+
+@pytest.mark.slow
+def test_an_installed_wheel_finds_its_shipped_programme(wheel, tmp_path):
+    """Installed outside the checkout, the rules still load the WalkBack programme
+    (config/programmes/walkback.toml; without it no patient can be evaluated) and
+    the documented settings file is there too: both travel in the wheel."""
+    names = set(wheel.namelist())
+    assert {"config/stridewise.toml", "config/programmes/walkback.toml"} <= names
+    target = tmp_path / "site"
+    wheel.extractall(target)
+    probe = (
+        "import rules.programme_config as p; print(p.__file__);"
+        "print(p.load_programme('walkback').cadence_threshold)"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-I", "-c", f"import sys; sys.path[:0] = {[str(target)]!r}; " + probe],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    module, threshold = shown.stdout.split("\n")[:2]
+    assert module.startswith(str(target))  # the installed copy, not the checkout
+    assert threshold == "100"
