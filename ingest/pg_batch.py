@@ -54,9 +54,17 @@ def _marking(changed: str) -> str:
 
 
 _VALUES = INTERVAL_COLUMNS[len(INTERVAL_KEY) :]
+_COLUMNS = ", ".join(INTERVAL_COLUMNS)
+# Rows stored already with the same values are left out before the insert: ON
+# CONFLICT would lock (and so write) each of them, and a routine sync re-sends
+# its overlap's minutes every time.
 _INTERVALS = (
-    f"WITH changed AS (INSERT INTO step_intervals ({', '.join(INTERVAL_COLUMNS)}) "
-    f"{_rows(INTERVAL_TYPES)} "
+    f"WITH changed AS (INSERT INTO step_intervals ({_COLUMNS}) "
+    f"SELECT * FROM ({_rows(INTERVAL_TYPES)}) AS b ({_COLUMNS}) WHERE NOT EXISTS ("
+    "SELECT 1 FROM step_intervals s WHERE "
+    + " AND ".join(f"s.{c} = b.{c}" for c in INTERVAL_KEY)
+    + f" AND ({', '.join('s.' + c for c in _VALUES)}) IS NOT DISTINCT FROM "
+    f"({', '.join('b.' + c for c in _VALUES)})) "
     f"ON CONFLICT ({', '.join(INTERVAL_KEY)}) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in _VALUES)
     + " WHERE "
