@@ -7,8 +7,8 @@ new, then again unchanged (what a re-read sends), by both paths in the same run.
 Figures per batch: client CPU (this process), server CPU (the PostgreSQL
 backend's, from ``/proc/<pid>/schedstat``) and their sum, with the sum's ratio of the
 one-statement path against the COPY path (the baseline): below 1 the first path
-costs the system less. ``ingest.pg_batch.MAX_ROWS`` is set from where that
-ratio crosses 1 for new rows.
+costs the system less. ``ingest.pg_batch.MAX_ROWS`` is set in the band of
+sizes where that ratio is about 1.
 
     python bench/write_paths.py [--repeats 20]
 """

@@ -23,10 +23,11 @@ from sqlalchemy.orm import Session
 from core.schema import DailyTotal, DeviceInfo
 from ingest.models import INTERVAL_COLUMNS, INTERVAL_KEY, StepIntervalRow
 
-# Rows up to which a batch takes this path. Beyond, the server's per-row INSERT
-# work (about 2.5x COPY's) outweighs the client's saving: bench/write_paths.py puts
-# the crossover in client + server CPU between 300 and 600 new rows.
-MAX_ROWS = 400
+# Rows up to which a batch takes this path. A routine sync's tens of rows cost both
+# the worker and the server less here; from about 150 to 300 rows the two paths cost
+# client + server about the same, and beyond, the server's per-row INSERT work (2-3x
+# COPY's) outweighs the client's saving (bench/write_paths.py).
+MAX_ROWS = 200
 
 # Each step_intervals column's PostgreSQL type, read off the table (binary COPY
 # names them too).

@@ -246,10 +246,10 @@ def clear_dirty(factory) -> None:
         session.execute(delete(DirtyDay))
 
 
-@pytest.mark.parametrize("size", [30, MAX_ROWS + 1], ids=["sync-sized", "import-sized"])
+@pytest.mark.parametrize("size", [30, MAX_ROWS + 1], ids=["one-statement", "copy"])
 def test_both_write_paths_write_only_what_changed_and_mark_its_days(factory, patient, size):
-    """A sync-sized batch (one statement per table on PostgreSQL) and an import-sized
-    one (COPY there) agree: new rows counted, re-writes counted as nothing and marking
+    """A routine sync's batch (one statement per table on PostgreSQL) and a larger one
+    (COPY there) agree: new rows counted, re-writes counted as nothing and marking
     nothing, a revision counted row by row and marking only its own day."""
     rows = minutes(patient, size, steps=5, offset_s=0)
     totals = [DailyTotal(patient, "garmin", date(2026, 3, 8), 700)]
