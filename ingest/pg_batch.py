@@ -16,6 +16,9 @@ COPY path, the bulk-load ceiling.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import date
+
 import orjson
 from sqlalchemy import Date, DateTime, Integer, String
 from sqlalchemy.orm import Session
@@ -83,6 +86,10 @@ _TOTALS = (
     "OR daily_totals.provisional <> excluded.provisional "
     "RETURNING patient_id, local_date)" + _marking("changed")
 )
+_DIRTY = (
+    f"INSERT INTO dirty_days (patient_id, local_date) {_rows(('text', 'date'))} "
+    "ON CONFLICT DO NOTHING"
+)
 _DEVICES = (
     "INSERT INTO devices (patient_id, provider, device, platform, form_factor, "
     "manufacturer, first_seen, last_seen) SELECT *, now(), now() FROM ("
@@ -98,9 +105,11 @@ def write_small_batch(
     intervals: list[tuple],
     totals: list[DailyTotal],
     devices: list[DeviceInfo],
+    dirty: Iterable[tuple[str, date]] = (),
 ) -> tuple[int, int]:
     """Upsert checked interval rows (in ``INTERVAL_COLUMNS`` order), totals and
-    devices in ``session``'s transaction; returns (intervals, totals) written."""
+    devices in ``session``'s transaction; returns (intervals, totals) written.
+    ``dirty``: more (patient, day)s to mark, for rows written otherwise (COPY)."""
     connection = session.connection().connection.driver_connection
     interval_rows = connection.cursor()
     total_rows = connection.cursor()
@@ -112,6 +121,8 @@ def write_small_batch(
                 (t.patient_id, t.provider, t.local_date, t.steps, t.provisional, t.fetched_at)
                 for t in totals
             ))  # fmt: skip
+        if dirty:
+            connection.cursor().execute(_DIRTY, _json(dirty))
         if devices:
             connection.cursor().execute(_DEVICES, _json(
                 (d.patient_id, d.provider, d.device, d.platform, d.form_factor, d.manufacturer)

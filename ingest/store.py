@@ -2,14 +2,15 @@
 bulk-upserted in the caller's transaction.
 
 Re-ingesting the same data touches nothing; a revised figure overwrites. On
-PostgreSQL a batch of a sync's size goes in one round trip
-(:mod:`ingest.pg_batch`). For larger batches' intervals (imports), the values
-already stored for the batch's keys are read first (one primary-key range scan
-per stream), so only new and changed rows are written: new ones by ``COPY``
-straight into the table (the bulk-load ceiling); on SQLite by ``executemany``.
-Should another writer insert one of the same keys in between, a savepoint falls
-back to a staged ``INSERT ... ON CONFLICT DO UPDATE``. Daily totals and devices
-are few per batch and take ``ON CONFLICT`` directly.
+PostgreSQL a batch of a routine sync's size goes in one round trip
+(:mod:`ingest.pg_batch`). For larger batches' intervals (a full re-read,
+imports), the values already stored for the batch's keys are read first (one
+primary-key range scan per stream), so only new and changed rows are written:
+new ones by ``COPY`` straight into the table (the bulk-load ceiling); on SQLite
+by ``executemany``. Should another writer insert one of the same keys in
+between, a savepoint falls back to a staged ``INSERT ... ON CONFLICT DO
+UPDATE``. Daily totals and devices are few per batch and take ``ON CONFLICT``
+directly (on PostgreSQL in the same round trip as the dirty days).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from functools import cache
 
 from psycopg.errors import UniqueViolation
 from sqlalchemy import bindparam, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from core.clock import utcnow
@@ -169,10 +170,15 @@ def write_batch(
     report.totals_accepted = len(totals)
     devices = list({(d.patient_id, d.provider, d.device): d for d in batch.devices
                     if d.patient_id in patients}.values())  # fmt: skip
-    if _is_pg(session) and len(intervals) <= MAX_ROWS:
-        report.intervals_changed, report.totals_changed = write_small_batch(
-            session, list(intervals.values()), list(totals.values()), devices
-        )
+    good_rows, good_totals = list(intervals.values()), list(totals.values())
+    if _is_pg(session):
+        if len(good_rows) <= MAX_ROWS:
+            changed = write_small_batch(session, good_rows, good_totals, devices)
+        else:  # COPY the new rows, then the rest in one round trip as above
+            written = _upsert_intervals(session, intervals)
+            marks = {(row[0], row[6]) for row in written}
+            changed = len(written), write_small_batch(session, [], good_totals, devices, marks)[1]
+        report.intervals_changed, report.totals_changed = changed
         return report
     days: list[tuple[str, date]] = []
     if intervals:
@@ -180,7 +186,7 @@ def write_batch(
         report.intervals_changed = len(written)
         days += [(row[0], row[6]) for row in written]
     if totals:
-        revised = _upsert_totals(session, list(totals.values()))
+        revised = _upsert_totals(session, good_totals)
         report.totals_changed = len(revised)
         days += revised
     mark_dirty(session, days)  # the rules recompute the days of what was written
@@ -311,14 +317,14 @@ def _upsert_sqlite(session: Session, rows: list[tuple]) -> None:
 
 
 @cache
-def _upsert(dialect: str, model, key: tuple, update: tuple, when_changed: tuple = (),
+def _upsert(model, key: tuple, update: tuple, when_changed: tuple = (),
             returning: tuple[str, ...] = ()):  # fmt: skip
-    """``INSERT ... ON CONFLICT (key) DO UPDATE SET`` the ``update`` columns; with
-    ``when_changed``, only where one of those columns differs. Built once per
-    dialect and run with a list of rows (executemany), so SQLAlchemy compiles it
-    once per process instead of once per batch."""
+    """SQLite's ``INSERT ... ON CONFLICT (key) DO UPDATE SET`` the ``update`` columns;
+    with ``when_changed``, only where one of those columns differs. Built once and
+    run with a list of rows (executemany), so SQLAlchemy compiles it once per
+    process instead of once per batch. (PostgreSQL: :mod:`ingest.pg_batch`.)"""
     table = model.__table__
-    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    stmt = sqlite.insert(table)
     changed = [table.c[c] != stmt.excluded[c] for c in when_changed]
     stmt = stmt.on_conflict_do_update(
         index_elements=list(key),
@@ -326,10 +332,6 @@ def _upsert(dialect: str, model, key: tuple, update: tuple, when_changed: tuple 
         where=or_(*changed) if changed else None,
     )
     return stmt.returning(*(table.c[c] for c in returning)) if returning else stmt
-
-
-def _dialect(session: Session) -> str:
-    return session.get_bind().dialect.name
 
 
 _TOTAL_KEY = ("patient_id", "provider", "local_date")
@@ -343,8 +345,8 @@ def _upsert_totals(session: Session, rows: list[DailyTotal]) -> list[tuple[str, 
          "steps": r.steps, "provisional": r.provisional, "fetched_at": r.fetched_at}
         for r in rows
     ]  # fmt: skip
-    stmt = _upsert(_dialect(session), DailyTotalRow, _TOTAL_KEY, _TOTAL_UPDATE,
-                   _TOTAL_UPDATE[:2], returning=("patient_id", "local_date"))  # fmt: skip
+    stmt = _upsert(DailyTotalRow, _TOTAL_KEY, _TOTAL_UPDATE, _TOTAL_UPDATE[:2],
+                   returning=("patient_id", "local_date"))  # fmt: skip
     return [tuple(row) for row in session.connection().execute(stmt, values)]
 
 
@@ -360,4 +362,4 @@ def _upsert_devices(session: Session, devices: list) -> None:
     ]  # fmt: skip
     key = ("patient_id", "provider", "device")
     update = ("platform", "form_factor", "manufacturer", "last_seen")
-    session.connection().execute(_upsert(_dialect(session), Device, key, update), values)
+    session.connection().execute(_upsert(Device, key, update), values)
