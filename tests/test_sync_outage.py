@@ -9,7 +9,7 @@ import json
 import socket
 import time
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import structlog
@@ -20,9 +20,12 @@ from sync_worlds import GoogleWorld
 from test_sync_faults import ZONES, expected_by_day, settings_for, stored_by_day
 from test_sync_workers import slowed, start_worker, stop, succeeded, wait_until
 
-from ingest.db import make_engine
+from core.schema import StepBatch, StepInterval
+from ingest.db import database_unavailable, make_engine, session_factory
 from ingest.models import SyncRun
 from ingest.ops_models import WorkerHeartbeat
+from ingest.pg_batch import MAX_ROWS
+from ingest.store import write_batch
 from stridewise.outage import Outage
 
 OUTAGE_S = 30
@@ -143,3 +146,29 @@ def test_a_worker_that_loses_postgresql_for_30_s_resumes_and_loses_nothing(
     assert kinds["db.unavailable"] == 1 and kinds["db.recovered"] == 1
     # A bounded number of warnings for a 30 s outage at a 0.2 s tick, not a storm.
     assert sum(kinds.values()) < 40, kinds
+
+
+def test_a_connection_lost_mid_write_is_the_database_gone_not_a_bug(engine, db_url, patient):
+    """The write path talks to psycopg directly (a pipeline, COPY): a connection
+    dropped under it still leaves the transaction as an error the worker knows as
+    the database being unavailable (waited out), not as an internal error."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the write path's own round trips are PostgreSQL's")
+    proxy = CuttableProxy()
+    cut_engine = make_engine(proxy.url(db_url))
+    try:
+        start = datetime(2026, 11, 30, 9, tzinfo=UTC)
+        rows = [StepInterval(patient, "google-health", "watch", start + timedelta(minutes=i),
+                             start + timedelta(minutes=i + 1), 0, 10)
+                for i in range(MAX_ROWS + 1)]  # fmt: skip
+        for size in (30, MAX_ROWS + 1):  # the one-statement path, then COPY
+            proxy.restore()
+            session = session_factory(cut_engine)()
+            with pytest.raises(Exception) as raised, session, session.begin():
+                session.execute(select(1))
+                proxy.cut()
+                write_batch(session, StepBatch(rows[:size]), {patient})
+            assert database_unavailable(raised.value), repr(raised.value)
+    finally:
+        proxy.close()
+        cut_engine.dispose()
