@@ -12,9 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, func, select
 
+import ingest.store as store
 from core.schema import DailyTotal, DeviceInfo, StepBatch, StepInterval
 from ingest.db import transaction
-from ingest.models import DailyTotalRow, Device, StepIntervalRow
+from ingest.models import DailyTotalRow, Device, Patient, StepIntervalRow
 from ingest.pg_batch import MAX_ROWS
 from ingest.programme_models import DirtyDay
 from ingest.store import _checked_interval, _merge_pg, write_batch
@@ -293,3 +294,71 @@ def test_two_writers_of_the_same_new_rows_store_them_once(engine, factory, patie
     assert outcome["report"].intervals_changed == 0
     with factory() as session:
         assert session.scalar(select(func.count()).select_from(StepIntervalRow)) == 20
+
+
+_SAMPLE = st.tuples(
+    st.integers(0, 9),  # start minute: few, so batches revise each other's rows
+    st.sampled_from(["watch", "phone"]),  # device
+    st.sampled_from([0, 60]),  # steps
+    st.sampled_from([0, -25200]),  # UTC offset: -7 h puts 06:00 UTC on the day before
+    st.sampled_from([None, "MANUAL", "PASSIVELY_MEASURED"]),  # recording method
+)
+_TOTAL = st.tuples(st.integers(0, 1), st.sampled_from([4000, 5000]), st.booleans())
+
+
+def _batch(patient: str, samples, totals) -> StepBatch:
+    intervals = [StepInterval(patient, "google-health", device, T0 + timedelta(minutes=m),
+                              T0 + timedelta(minutes=m + 1), offset, steps, method)
+                 for m, device, steps, offset, method in samples]  # fmt: skip
+    days = [DailyTotal(patient, "google-health", date(2026, 3, 7) + timedelta(days=d), steps,
+                       provisional) for d, steps, provisional in totals]  # fmt: skip
+    return StepBatch(intervals, days, [DeviceInfo(patient, "google-health", "watch", "FITBIT")])
+
+
+def _stored(factory, patient: str) -> tuple:
+    with factory() as session:
+        intervals = session.execute(
+            select(StepIntervalRow.start_utc, StepIntervalRow.device, StepIntervalRow.steps,
+                   StepIntervalRow.utc_offset_s, StepIntervalRow.local_date,
+                   StepIntervalRow.recording_method)
+            .where(StepIntervalRow.patient_id == patient).order_by("start_utc", "device")
+        ).all()  # fmt: skip
+        totals = session.execute(
+            select(DailyTotalRow.local_date, DailyTotalRow.steps, DailyTotalRow.provisional)
+            .where(DailyTotalRow.patient_id == patient).order_by("local_date")
+        ).all()  # fmt: skip
+        dirty = set(
+            session.scalars(select(DirtyDay.local_date).where(DirtyDay.patient_id == patient))
+        )
+    return intervals, totals, dirty
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(batches=st.lists(st.tuples(st.lists(_SAMPLE, min_size=3, max_size=25),
+                                  st.lists(_TOTAL, max_size=3)),
+                        min_size=2, max_size=4))  # fmt: skip
+def test_the_two_postgresql_write_paths_agree(engine, factory, patient, batches):
+    """Property: the same sequence of batches (revisions, duplicates within a batch,
+    moved offsets, two devices) written by the one-statement path for one patient
+    and by the COPY path for another leaves the same rows, totals and dirty days,
+    with the same counts written at every step."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the two paths are PostgreSQL's")
+    with transaction(factory) as session:
+        if session.get(Patient, "P2") is None:
+            session.add(Patient(id="P2", name="Twin", timezone="UTC", therapist_id="T1"))
+        for table in (StepIntervalRow, DailyTotalRow, DirtyDay, Device):
+            session.execute(delete(table))
+    default = store.MAX_ROWS
+    try:
+        for samples, totals in batches:
+            counts = []
+            for who, limit in ((patient, 10**9), ("P2", -1)):
+                store.MAX_ROWS = limit
+                report = write(factory, _batch(who, samples, totals))
+                counts.append((report.intervals_changed, report.totals_changed))
+            assert counts[0] == counts[1]
+    finally:
+        store.MAX_ROWS = default
+    assert _stored(factory, patient) == _stored(factory, "P2")
