@@ -139,10 +139,12 @@ def queue_urgent(session: Session, now: datetime) -> int:
     return queued
 
 
-def therapist_zone(session: Session, therapist_id: str):
-    """Therapists keep no time zone: their patients' most common one (UTC if none)."""
+def therapist_zone(session: Session, therapist: Therapist):
+    """The therapist's own zone, else their patients' most common one (UTC if none)."""
+    if therapist.timezone:
+        return patient_zone(therapist.timezone)
     zones = Counter(
-        session.scalars(select(Patient.timezone).where(Patient.therapist_id == therapist_id))
+        session.scalars(select(Patient.timezone).where(Patient.therapist_id == therapist.id))
     )
     zones.pop(None, None)
     return patient_zone(zones.most_common(1)[0][0] if zones else None)
@@ -156,7 +158,7 @@ def queue_weekly(session: Session, now: datetime, therapist_id: str | None = Non
     if therapist_id:
         query = query.where(Therapist.id == therapist_id)
     for therapist in session.scalars(query):
-        local = now.astimezone(therapist_zone(session, therapist.id))
+        local = now.astimezone(therapist_zone(session, therapist))
         if therapist_id is None and (local.weekday() != 0 or local.hour < REPORT_HOUR):
             continue
         week = week_label(previous_week(local.date()))

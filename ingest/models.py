@@ -69,6 +69,9 @@ class Therapist(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(320))
+    # IANA zone of their working week (the Monday report); unset, their patients'
+    # most common zone stands in.
+    timezone: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     patients: Mapped[list[Patient]] = relationship(back_populates="therapist")

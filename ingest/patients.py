@@ -21,13 +21,25 @@ def check_timezone(name: str) -> str:
     return name
 
 
-def add_therapist(session: Session, therapist_id: str, name: str, email: str) -> Therapist:
+def add_therapist(
+    session: Session, therapist_id: str, name: str, email: str, timezone: str | None = None
+) -> Therapist:
     if "@" not in email:
         raise StridewiseError(f"{email!r} is not an email address")
     if session.get(Therapist, therapist_id) is not None:
         raise StridewiseError(f"therapist {therapist_id!r} already exists")
-    therapist = Therapist(id=therapist_id, name=name, email=email)
+    therapist = Therapist(id=therapist_id, name=name, email=email,
+                          timezone=check_timezone(timezone) if timezone else None)  # fmt: skip
     session.add(therapist)
+    return therapist
+
+
+def set_therapist_timezone(session: Session, therapist_id: str, timezone: str | None) -> Therapist:
+    """Set (or, with None, clear) the zone a therapist's Monday report follows."""
+    therapist = session.get(Therapist, therapist_id)
+    if therapist is None:
+        raise NotFound(f"no therapist {therapist_id!r}")
+    therapist.timezone = check_timezone(timezone) if timezone else None
     return therapist
 
 

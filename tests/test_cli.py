@@ -20,7 +20,7 @@ from ingest.credentials import CredentialStore
 from ingest.crypto import Cipher
 from ingest.db import transaction
 from ingest.linking import link_account
-from ingest.models import StepIntervalRow
+from ingest.models import StepIntervalRow, Therapist
 from stridewise.cli.main import app
 from stridewise.settings import Settings
 from stridewise.wiring import App
@@ -261,3 +261,23 @@ def test_a_truncated_gzip_stops_with_the_lines_stored(clinic, factory, db_url, t
     assert result.exit_code == 1
     assert "lines 2-20001 are stored" in str(result.exception)
     assert stored_intervals(factory) == 20_000
+
+
+def test_a_therapists_time_zone_is_checked_set_and_cleared(db_url, factory):
+    cli = invoker(Settings(database_url=db_url), catch_exceptions=True)
+    refused = cli("therapist", "add", "T1", "--name", "Ana", "--email", "ana@x.org",
+                  "--timezone", "Europe/Lisbonn")  # fmt: skip
+    assert refused.exit_code == 1
+    assert "unknown time zone 'Europe/Lisbonn'" in str(refused.exception)
+    added = cli("therapist", "add", "T1", "--name", "Ana", "--email", "ana@x.org",
+                "--timezone", "Europe/Lisbon")  # fmt: skip
+    assert added.exit_code == 0
+    assert cli("therapist", "set", "T1", "--timezone", "Asia/Tokyo").exit_code == 0
+    with factory() as session:
+        assert session.get(Therapist, "T1").timezone == "Asia/Tokyo"
+    cleared = cli("therapist", "set", "T1", "--timezone", "")
+    assert cleared.exit_code == 0 and "their patients' most common zone" in cleared.output
+    with factory() as session:
+        assert session.get(Therapist, "T1").timezone is None
+    unknown = cli("therapist", "set", "T9", "--timezone", "UTC")
+    assert unknown.exit_code == 1 and "no therapist 'T9'" in str(unknown.exception)

@@ -15,6 +15,7 @@ from delivery.queueing import queue_patient_messages, queue_urgent, queue_weekly
 from delivery.worker import deliver_once
 from ingest.db import transaction
 from ingest.delivery_models import OutboxMessage
+from ingest.patients import set_therapist_timezone
 from ingest.programme_models import Alert
 from rules.enrolment import start_programme
 
@@ -32,6 +33,22 @@ def _withdraw(factory, alert_id: int) -> None:
     with transaction(factory) as session:
         alert = session.get(Alert, alert_id)
         alert.status, alert.withdrawn_reason = "withdrawn", "later data revised the days"
+
+
+def test_a_therapists_own_zone_sets_when_their_report_is_due(factory):
+    """Patients in London, therapist in Sydney: Monday 08:00 in Sydney is Sunday
+    21:00 in London. Without a zone of their own the patients' zone stands in."""
+    seed_people(factory, patients=1)
+    sydney_monday_8 = datetime(2026, 11, 22, 21, 0, tzinfo=UTC)
+    with transaction(factory) as session:
+        assert queue_weekly(session, sydney_monday_8) == 0  # Sunday night in London
+        set_therapist_timezone(session, "T1", "Australia/Sydney")
+        assert queue_weekly(session, sydney_monday_8 - timedelta(minutes=1)) == 0
+        assert queue_weekly(session, sydney_monday_8) == 1
+        set_therapist_timezone(session, "T1", None)
+        assert queue_weekly(session, REPORT_TIME) == 0  # that week's report is queued once
+    [row] = _rows(factory, kind="therapist_weekly")
+    assert row.payload == {"week": "2026-W47"}  # the week just ended in Sydney
 
 
 def test_weekly_report_email_has_text_html_inline_charts_and_attachments(factory):

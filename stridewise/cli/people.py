@@ -14,6 +14,7 @@ from ingest.patients import (
     get_patient,
     list_patients,
     set_patient_email,
+    set_therapist_timezone,
 )
 from stridewise.cli.common import app_for, console, open_db
 
@@ -26,14 +27,35 @@ def therapist_add(
     therapist_id: str = typer.Argument(..., help="Your identifier for the therapist."),
     name: str = typer.Option(..., "--name", help="Full name."),
     email: str = typer.Option(..., "--email", help="Where reports go."),
+    timezone: str = typer.Option(
+        None, "--timezone", help="IANA zone of their week (the Monday 08:00 report)."
+    ),
 ) -> None:
-    """Add a therapist.
+    """Add a therapist. Without --timezone, their patients' most common zone is used.
 
     Example: stridewise therapist add T1 --name "Ana Silva" --email ana@clinic.example
+    --timezone Europe/Lisbon
     """
     with transaction(open_db()) as session:
-        add_therapist(session, therapist_id, name, email)
+        add_therapist(session, therapist_id, name, email, timezone)
     console.print(f"added therapist {therapist_id}")
+
+
+@therapist_app.command("set")
+def therapist_set(
+    therapist_id: str = typer.Argument(..., help="The therapist's id."),
+    timezone: str = typer.Option(
+        ..., "--timezone", help="IANA zone; an empty string goes back to their patients' zone."
+    ),
+) -> None:
+    """Change the time zone a therapist's Monday report follows.
+
+    Example: stridewise therapist set T1 --timezone Europe/Lisbon
+    """
+    with transaction(open_db()) as session:
+        set_therapist_timezone(session, therapist_id, timezone or None)
+    shown = timezone or "their patients' most common zone"
+    console.print(f"{therapist_id}: reports follow {shown}")
 
 
 @patient_app.command("add")
