@@ -47,34 +47,39 @@ def _rows(types: tuple[str, ...]) -> str:
     return f"SELECT {columns} FROM json_array_elements(%s::json) AS r"
 
 
-def _marking(changed: str) -> str:
+def _marking(changed: str, days: str | None = None) -> str:
     """The tail of a statement whose CTE ``changed`` returned (patient_id, local_date):
-    mark those days dirty, and answer how many rows were written."""
+    mark those days (or the ``days`` query's) dirty, and answer how many rows were
+    written."""
     return (
         f", marked AS (INSERT INTO dirty_days (patient_id, local_date) "
-        f"SELECT DISTINCT patient_id, local_date FROM {changed} ON CONFLICT DO NOTHING) "
-        f"SELECT count(*) FROM {changed}"
+        f"SELECT DISTINCT patient_id, local_date FROM ({days or f'TABLE {changed}'}) AS d "
+        f"ON CONFLICT DO NOTHING) SELECT count(*) FROM {changed}"
     )
 
 
 _VALUES = INTERVAL_COLUMNS[len(INTERVAL_KEY) :]
 _COLUMNS = ", ".join(INTERVAL_COLUMNS)
+_SAME_KEY = " AND ".join(f"s.{c} = b.{c}" for c in INTERVAL_KEY)
 # Rows stored already with the same values are left out before the insert: ON
 # CONFLICT would lock (and so write) each of them, and a routine sync re-sends
-# its overlap's minutes every time.
+# its overlap's minutes every time. A revision that moves a row to another day
+# (a corrected offset) changes the day it leaves too: ``moved`` reads the stored
+# rows as they were before this statement, as every part of it does.
 _INTERVALS = (
-    f"WITH changed AS (INSERT INTO step_intervals ({_COLUMNS}) "
-    f"SELECT * FROM ({_rows(INTERVAL_TYPES)}) AS b ({_COLUMNS}) WHERE NOT EXISTS ("
-    "SELECT 1 FROM step_intervals s WHERE "
-    + " AND ".join(f"s.{c} = b.{c}" for c in INTERVAL_KEY)
-    + f" AND ({', '.join('s.' + c for c in _VALUES)}) IS NOT DISTINCT FROM "
+    f"WITH b ({_COLUMNS}) AS ({_rows(INTERVAL_TYPES)}), "
+    f"changed AS (INSERT INTO step_intervals ({_COLUMNS}) SELECT * FROM b WHERE NOT EXISTS ("
+    f"SELECT 1 FROM step_intervals s WHERE {_SAME_KEY}"
+    f" AND ({', '.join('s.' + c for c in _VALUES)}) IS NOT DISTINCT FROM "
     f"({', '.join('b.' + c for c in _VALUES)})) "
     f"ON CONFLICT ({', '.join(INTERVAL_KEY)}) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in _VALUES)
     + " WHERE "
     + " OR ".join(f"step_intervals.{c} IS DISTINCT FROM excluded.{c}" for c in _VALUES)
-    + " RETURNING patient_id, local_date)"
-    + _marking("changed")
+    + " RETURNING patient_id, local_date), "
+    f"moved AS (SELECT s.patient_id, s.local_date FROM step_intervals s JOIN b ON {_SAME_KEY} "
+    "WHERE s.local_date <> b.local_date)"
+    + _marking("changed", "TABLE changed UNION ALL TABLE moved")
 )
 _TOTALS = (
     "WITH changed AS (INSERT INTO daily_totals "

@@ -42,6 +42,7 @@ MAX_INTERVAL_S = 24 * 3600
 
 _KEY_LEN = len(INTERVAL_KEY)  # a checked row is its key, then its values
 _INTERVAL_VALUES = INTERVAL_COLUMNS[_KEY_LEN:]
+_DAY = INTERVAL_COLUMNS.index("local_date")
 assert INTERVAL_COLUMNS[:_KEY_LEN] == INTERVAL_KEY, "the interval table must lead with its key"
 
 
@@ -175,16 +176,14 @@ def write_batch(
         if len(good_rows) <= MAX_ROWS:
             changed = write_small_batch(session, good_rows, good_totals, devices)
         else:  # COPY the new rows, then the rest in one round trip as above
-            written = _upsert_intervals(session, intervals)
-            marks = {(row[0], row[6]) for row in written}
-            changed = len(written), write_small_batch(session, [], good_totals, devices, marks)[1]
+            written, marks = _upsert_intervals(session, intervals)
+            changed = written, write_small_batch(session, [], good_totals, devices, marks)[1]
         report.intervals_changed, report.totals_changed = changed
         return report
     days: list[tuple[str, date]] = []
     if intervals:
-        written = _upsert_intervals(session, intervals)
-        report.intervals_changed = len(written)
-        days += [(row[0], row[6]) for row in written]
+        report.intervals_changed, marks = _upsert_intervals(session, intervals)
+        days += marks
     if totals:
         revised = _upsert_totals(session, good_totals)
         report.totals_changed = len(revised)
@@ -234,8 +233,9 @@ _STORED = select(*(_INTERVALS.c[c] for c in INTERVAL_COLUMNS)).where(
 )
 
 
-def _upsert_intervals(session: Session, rows: dict[tuple, tuple]) -> list[tuple]:
-    """The rows written: new ones and changed ones."""
+def _upsert_intervals(session: Session, rows: dict[tuple, tuple]) -> tuple[int, set]:
+    """How many rows were written (new or changed), and the (patient, day)s they
+    change: a revised row's old day too, when a corrected offset moved it."""
     stored = _stored_values(session, rows)
     new = [row for key, row in rows.items() if key not in stored]
     changed = [row for key, row in rows.items() if key in stored and stored[key] != row[_KEY_LEN:]]
@@ -243,7 +243,9 @@ def _upsert_intervals(session: Session, rows: dict[tuple, tuple]) -> list[tuple]
         _upsert_sqlite(session, new + changed)
     elif not _insert_new_pg(session, new, changed):
         _merge_pg(session, list(rows.values()))
-    return new + changed
+    days = {(row[0], row[_DAY]) for row in new + changed}
+    days |= {(row[0], stored[row[:_KEY_LEN]][_DAY - _KEY_LEN]) for row in changed}
+    return len(new) + len(changed), days
 
 
 _COLUMN_LIST = ", ".join(INTERVAL_COLUMNS)

@@ -274,6 +274,19 @@ def test_both_write_paths_write_only_what_changed_and_mark_its_days(factory, pat
         assert session.scalar(select(func.sum(StepIntervalRow.steps))) == 5 * (size - 1) + 9
 
 
+@pytest.mark.parametrize("size", [30, MAX_ROWS + 1], ids=["one-statement", "copy"])
+def test_a_row_a_corrected_offset_moves_marks_both_days(factory, patient, size):
+    """06:00 UTC is 8 March at +0 and 7 March at -7 h: a revision of the offset
+    moves the row's steps from one day to the other, so both are recomputed."""
+    rows = minutes(patient, size, offset_s=0)
+    write(factory, StepBatch(rows))
+    clear_dirty(factory)
+    moved = replace(rows[0], utc_offset_s=-25200)
+    report = write(factory, StepBatch([moved, *rows[1:]]))
+    assert report.intervals_changed == 1
+    assert dirty_days(factory) == {date(2026, 3, 8), date(2026, 3, 7)}
+
+
 def test_two_writers_of_the_same_new_rows_store_them_once(engine, factory, patient):
     """Two transactions insert the same new keys, the second before the first commits:
     it waits, then finds them stored (no unique violation, nothing doubled)."""
