@@ -8,10 +8,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import update
 from sync_support import WalkerSource, overlapping_runs, seed_accounts, stored_minutes
 from test_cli import invoker
 from test_sync_engine import Clock, account, context, runs
 
+from ingest.db import transaction
+from ingest.models import LinkedAccount
 from ingest.sync.claims import claim_due, close_abandoned, release
 from ingest.sync.engine import sync_account
 from ingest.sync.runner import run_with
@@ -145,5 +148,9 @@ def test_status_shows_each_accounts_last_run(db_url, factory, cipher):
     rows = {line.split("│")[1].strip(): line for line in result.output.splitlines()
             if line.startswith("│ P0")}  # fmt: skip
     assert "success" in rows["P00000"] and "abandoned" not in rows["P00000"]
-    assert "abandoned" in rows["P00001"]
+    assert "abandoned" in rows["P00001"] and "gone" in rows["P00001"]  # its lease still holds
     assert len(ids) == len(rows)
+    with transaction(factory) as session:  # the dead worker's lease runs out
+        session.execute(update(LinkedAccount).values(lease_expires=clock.now - LEASE))
+    later = invoker(Settings(database_url=db_url))("status").output
+    assert "gone" not in later  # an expired lease names no worker

@@ -136,14 +136,17 @@ def status_cmd(
         query = query.where(LinkedAccount.patient_id == patient)
     table = Table("patient", "provider", "state", "synced through", "last success",
                   "next due", "failures", "last error", "last run", "leased by")  # fmt: skip
+    now = utcnow()
     with factory() as session:
         for a, outcome, at in session.execute(query):
             state = "needs relink" if a.status == LinkStatus.NEEDS_RELINK.value else a.status
             run = f"{outcome} {_when(at)}" if outcome else "-"
+            # A lease that ran out leases nothing (its worker died or stalled).
+            held = a.lease_owner if a.lease_expires and a.lease_expires > now else ""
             table.add_row(a.patient_id, a.provider, state, str(a.synced_through or "-"),
                           _when(a.last_success_at), _when(a.next_sync_due),
                           str(a.consecutive_failures), a.last_error_kind or "", run,
-                          a.lease_owner or "")  # fmt: skip
+                          held)  # fmt: skip
     console.print(table)
 
 
