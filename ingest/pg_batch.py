@@ -81,11 +81,14 @@ _INTERVALS = (
     "WHERE s.local_date <> b.local_date)"
     + _marking("changed", "TABLE changed UNION ALL TABLE moved")
 )
-_TOTALS = (
-    "WITH changed AS (INSERT INTO daily_totals "
-    "(patient_id, provider, local_date, steps, provisional, fetched_at) "
+_TOTAL_COLUMNS = "patient_id, provider, local_date, steps, provisional, fetched_at"
+_TOTALS = (  # unchanged totals left out first too, as for intervals
+    f"WITH changed AS (INSERT INTO daily_totals ({_TOTAL_COLUMNS}) SELECT * FROM ("
     + _rows(("text", "text", "date", "int4", "bool", "timestamptz"))
-    + " ON CONFLICT (patient_id, provider, local_date) DO UPDATE SET "
+    + f") AS b ({_TOTAL_COLUMNS}) WHERE NOT EXISTS (SELECT 1 FROM daily_totals s WHERE "
+    "s.patient_id = b.patient_id AND s.provider = b.provider AND s.local_date = b.local_date "
+    "AND s.steps = b.steps AND s.provisional = b.provisional) "
+    "ON CONFLICT (patient_id, provider, local_date) DO UPDATE SET "
     "steps = excluded.steps, provisional = excluded.provisional, "
     "fetched_at = excluded.fetched_at WHERE daily_totals.steps <> excluded.steps "
     "OR daily_totals.provisional <> excluded.provisional "
