@@ -2,8 +2,8 @@
 workers with leases, finished with a fence.
 
 Claiming follows the sync engine (``ingest.sync.claims``): candidates are picked
-with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (SQLite's single write lock
-serialises claimers), marked ``sending`` with an owner and an expiry, and every
+with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (``ingest.db.leasable``; SQLite's
+single write lock serialises claimers), marked ``sending`` with an owner and an expiry, and every
 later write checks the owner still holds the row. A worker that dies mid-send
 lets the lease run out and the row is claimed again.
 
@@ -24,6 +24,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ingest.db import leasable
 from ingest.delivery_models import OutboxMessage
 
 WAITING = ("pending", "failed")
@@ -107,11 +108,9 @@ def claim(
             .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
             .limit(limit)
         )
-        if session.get_bind().dialect.name == "postgresql":
-            candidates = candidates.with_for_update(skip_locked=True)
         rows = session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id.in_(candidates.scalar_subquery()), due)
+            .where(OutboxMessage.id.in_(leasable(session, candidates)), due)
             .values(
                 status="sending",
                 lease_owner=worker,

@@ -11,7 +11,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Select, create_engine, event, select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
@@ -80,6 +80,20 @@ def schema_is_current(engine: Engine) -> bool:
     heads = set(ScriptDirectory.from_config(alembic_config(engine)).get_heads())
     with engine.connect() as connection:
         return set(MigrationContext.configure(connection).get_current_heads()) == heads
+
+
+def leasable(session: Session, candidates: Select) -> Select:
+    """The ids ``candidates`` picks (ordered, with a LIMIT), for an UPDATE that leases
+    them: ``WHERE id IN (leasable(...))``. On PostgreSQL they are locked with SKIP
+    LOCKED in a MATERIALIZED CTE, picked once: as a plain ``IN (subquery)`` the
+    planner may run the subquery again, each run skipping the rows the last one
+    locked, so one claim leased every due row instead of ``limit`` (seen: all 500
+    outbox rows at a limit of 50, on a loaded machine)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return candidates  # SQLite: the single write lock serialises claimers
+    picked = candidates.with_for_update(skip_locked=True).cte("picked")
+    picked = picked.prefix_with("MATERIALIZED")
+    return select(*picked.c)
 
 
 def database_unavailable(err: BaseException) -> bool:

@@ -3,6 +3,7 @@ servers that refuse (451, 550) or hang up: retried, then dead with the reason.""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -119,3 +120,33 @@ def test_a_retry_after_a_refusal_delivers(factory):
     assert len(mailbox.messages) == 1
     row = _rows(factory)[0]
     assert (row.status, row.attempts, row.last_error) == ("sent", 2, None)
+
+
+def test_racing_claimers_lease_each_message_once_and_never_past_their_limit(engine, factory):
+    """Eight threads claim 7 at a time from 300 due rows on PostgreSQL: every row goes
+    to one claimer, and no claim takes more than 7 (with the SKIP LOCKED pick run
+    again per row, one replica once leased all 500 of a test's rows at a limit of 50)."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("concurrent claimers need PostgreSQL (SQLite has one writer)")
+    seed_people(factory)
+    now = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+    with transaction(factory) as session:
+        for i in range(300):
+            outbox.enqueue(session, key=f"race-{i}", channel="email", kind="therapist_weekly",
+                           recipient="ana@clinic.test", payload={"week": "2026-W47"},
+                           not_before=now, therapist_id="T1")  # fmt: skip
+    barrier, sizes, got = threading.Barrier(8), [], []
+
+    def claimer(name: str) -> None:
+        barrier.wait()
+        while batch := outbox.claim(factory, name, now, 7, 60):
+            sizes.append(len(batch))
+            got.extend(row.id for row in batch)
+
+    threads = [threading.Thread(target=claimer, args=(f"t{i}",)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == len(set(got)) == 300
+    assert max(sizes) <= 7, sorted(sizes)[-5:]

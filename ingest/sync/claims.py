@@ -21,6 +21,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import delete, func, insert, literal_column, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from ingest.db import leasable
 from ingest.models import DailyTotalRow, LinkedAccount, LinkStatus, Patient, SyncRun
 
 ABANDONED = "abandoned"
@@ -110,11 +111,9 @@ def claim_due(
             .order_by(LinkedAccount.next_sync_due, LinkedAccount.id)
             .limit(limit)
         )
-        if session.get_bind().dialect.name == "postgresql":
-            candidates = candidates.with_for_update(skip_locked=True)
         claimed = session.execute(
             update(LinkedAccount)
-            .where(LinkedAccount.id.in_(candidates.scalar_subquery()))
+            .where(LinkedAccount.id.in_(leasable(session, candidates)))
             .values(lease_owner=worker, lease_expires=now + timedelta(seconds=lease_seconds))
             .returning(LinkedAccount.id, LinkedAccount.next_sync_due)
             .execution_options(synchronize_session=False)
