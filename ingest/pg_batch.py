@@ -1,17 +1,18 @@
 """A sync-sized batch on PostgreSQL in one round trip.
 
 A routine sync writes a few minutes to a few hours of one account's steps, a
-few daily totals and its devices. Checking what is stored first, then a COPY in a
-savepoint, then the totals, the dirty days and the devices cost seven round
+few daily totals and its devices. Checking what is stored first, then a COPY in
+a savepoint, then the totals, the dirty days and the devices cost seven round
 trips and as many statements' worth of client CPU. Here each table takes one
 ``INSERT ... SELECT ... ON CONFLICT DO UPDATE ... WHERE`` that writes only new
-and changed rows and, in the same statement, marks the days of the rows it wrote
-dirty for the rules; the three are sent as one libpq pipeline. The rows travel
-as one JSON array per table (``orjson``, which writes datetimes as RFC 3339):
-about a tenth of the client CPU of psycopg adapting them as arrays, element by
-element in Python. A concurrent writer of the same keys is simply a conflict, so no savepoint is
-needed. Larger batches (a full day's re-read, imports) keep :mod:`ingest.store`'s
-COPY path, the bulk-load ceiling.
+and changed rows and, in the same statement, marks the days those rows change
+dirty for the rules; the statements go out as one libpq pipeline. The rows
+travel as one JSON array per table (``orjson``, which writes datetimes as RFC
+3339): about a tenth of the client CPU of psycopg adapting them as arrays,
+element by element in Python. A concurrent writer of the same keys is simply a
+conflict, so no savepoint is needed. Larger batches (a full day's re-read,
+imports) keep :mod:`ingest.store`'s COPY path, the bulk-load ceiling, and send
+the rest through here.
 """
 
 from __future__ import annotations
