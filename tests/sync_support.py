@@ -7,7 +7,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 
@@ -17,10 +18,24 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.schema import DailyTotal, StepBatch, StepInterval
 from core.source import AccountRef, DateWindow, FetchResult, MinuteScope
 from ingest.crypto import Cipher
+from ingest.db import make_engine, session_factory, upgrade
 from ingest.models import LinkedAccount, Patient, StepIntervalRow, SyncRun, Therapist
 from sandbox.walker import DayShape, Walker
 
 SHORT_DAY = DayShape(wear_hours=(9, 12))  # a few hours of minutes: keeps tests fast
+
+
+@contextmanager
+def sqlite_file_db(folder) -> Iterator[tuple[str, sessionmaker[Session]]]:
+    """A migrated SQLite file in ``folder`` that CLI processes share with the test:
+    its URL and a session factory."""
+    db_url = f"sqlite:///{folder}/cli.db"
+    engine = make_engine(db_url)
+    upgrade(engine)
+    try:
+        yield db_url, session_factory(engine)
+    finally:
+        engine.dispose()
 
 
 def seed_accounts(

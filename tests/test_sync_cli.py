@@ -10,10 +10,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
-from sync_support import seed_accounts
+from sync_support import seed_accounts, sqlite_file_db
 from sync_worlds import GarminWorld
 
-from ingest.db import make_engine, session_factory, upgrade
 from stridewise.cli.sync_cmd import run_and_show_cycle
 from stridewise.jobs import (
     DAILY_RULES_JOB,
@@ -49,12 +48,8 @@ def test_serve_and_worker_refuse_to_start_without_the_secret_key(tmp_path):
 
 
 def test_sync_and_status_in_the_foreground(tmp_path, secret_key, cipher):
-    db_url = f"sqlite:///{tmp_path}/cli.db"
-    engine = make_engine(db_url)
-    upgrade(engine)
-    factory = session_factory(engine)
     world = GarminWorld()
-    with world.serving() as urls:
+    with sqlite_file_db(tmp_path) as (db_url, factory), world.serving() as urls:
         seed_accounts(factory, cipher, 3, "garmin", ("Europe/Oslo",), link=world.link)
         world.revoke("P00002")
         world.expire_tokens("P00002")
@@ -68,7 +63,6 @@ def test_sync_and_status_in_the_foreground(tmp_path, secret_key, cipher):
         unknown = run(["sync", "--patient", "NOPE"], env)
         again = run(["sync"], env)  # nothing due any more
         one = run(["sync", "--patient", "P00001", "--since", "2026-01-01"], env)
-    engine.dispose()
 
     assert synced.returncode == 1, synced.stderr  # one account failed
     assert "3 accounts" in synced.stdout and "2 success" in synced.stdout

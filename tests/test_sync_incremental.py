@@ -10,13 +10,9 @@ arriving late, no interval is lost or doubled."""
 from __future__ import annotations
 
 import itertools
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -26,9 +22,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from portal_support import WEBHOOK_SECRET
 from sqlalchemy import func, select
-from sync_support import WalkerSource, seed_accounts
+from sync_support import WalkerSource, seed_accounts, sqlite_file_db
 from sync_worlds import GoogleWorld as GoogleSyncWorld
 from test_provider_contract import garmin_served, google_served  # noqa: F401 (fixtures)
+from test_sync_cli import base_env, run
 
 from adapters.garmin import GarminAdapter
 from adapters.google_health import GoogleHealthAdapter
@@ -36,7 +33,7 @@ from core.errors import Transient
 from core.schema import StepBatch, StepInterval
 from core.source import MinuteScope
 from ingest.credentials import CredentialStore
-from ingest.db import make_engine, session_factory, transaction, upgrade
+from ingest.db import transaction
 from ingest.linking import link_account
 from ingest.models import LinkedAccount, StepIntervalRow, Therapist
 from ingest.patients import add_patient
@@ -473,24 +470,15 @@ def test_a_partial_fetch_of_a_day_keeps_the_rest_of_its_rows(factory, patient):
 
 
 def test_sync_full_on_the_command_line_reads_the_whole_look_back(tmp_path, secret_key, cipher):
-    db_url = f"sqlite:///{tmp_path}/cli.db"
-    engine = make_engine(db_url)
-    upgrade(engine)
-    factory = session_factory(engine)
     world = GoogleSyncWorld()
-    with world.serving() as urls:
+    with sqlite_file_db(tmp_path) as (db_url, factory), world.serving() as urls:
         seed_accounts(factory, cipher, 2, "google-health", ("Europe/Oslo",), link=world.link)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("STRIDEWISE_")}
-        env |= {f"STRIDEWISE_{k.upper()}": v for k, v in urls.items()}
-        env |= {"STRIDEWISE_DATABASE_URL": db_url, "STRIDEWISE_SECRET_KEY": secret_key}
-        stridewise = str(Path(sys.executable).with_name("stridewise"))
-        first = subprocess.run([stridewise, "sync", "--all"], env=env, capture_output=True,
-                               text=True, timeout=120)  # fmt: skip
+        env = base_env(db_url, STRIDEWISE_SECRET_KEY=secret_key,
+                       **{f"STRIDEWISE_{k.upper()}": v for k, v in urls.items()})  # fmt: skip
+        first = run(["sync", "--all"], env)
         before = {a.patient_id: a.full_read_at for a in _accounts(factory)}
-        full = subprocess.run([stridewise, "sync", "--full", "--patient", "P00001"], env=env,
-                              capture_output=True, text=True, timeout=120)  # fmt: skip
+        full = run(["sync", "--full", "--patient", "P00001"], env)
         after = {a.patient_id: a.full_read_at for a in _accounts(factory)}
-    engine.dispose()
 
     assert first.returncode == 0 and full.returncode == 0, full.stderr
     assert "1 accounts" in full.stdout
